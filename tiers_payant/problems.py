@@ -1,0 +1,107 @@
+"""One registry of reason codes and problem types.
+
+Business declines (the card is revoked, the contract is terminated...) are 200 answers
+carrying a `reason`; malformed or refused requests are problem documents (RFC 9457).
+This module is the only place that turns a code into an HTTP status and a title.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+PROBLEM_BASE = "https://tiers-payant-sim.example/problems/"
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+
+@dataclass(frozen=True)
+class Code:
+    code: str
+    status: int  # HTTP status when the code is raised as a problem
+    title: str
+    decline: bool = False  # True: may appear as the `reason` of a business decline
+
+
+_CODES = [
+    # Declines: answered 200 with decision not_eligible / refused and this reason.
+    Code("CARD_SIGNATURE_INVALID", 200, "The card's signature does not verify", True),
+    Code("CARD_EXPIRED", 200, "The card's validity period has ended", True),
+    Code("CARD_NOT_YET_VALID", 200, "The card's validity period has not begun", True),
+    Code("CARD_REVOKED", 200, "The card is on the revocation list", True),
+    Code("UNKNOWN_AMC", 200, "The AMC named by the card is not served here", True),
+    Code("BENEFICIARY_NOT_ON_CARD", 200, "No beneficiary of the card matches NIR, birth date and rank", True),
+    Code("DOMAIN_NOT_COVERED", 200, "The domain is not open to tiers payant on this card or contract", True),
+    Code("CONTRACT_TERMINATED", 200, "The contract behind the card was terminated", True),
+    Code("CONTRACT_SUSPENDED", 200, "The contract behind the card is suspended", True),
+    Code("RENEWAL_NOT_DUE", 200, "The renewal period for this equipment has not elapsed", True),
+    Code("AMOUNT_ABOVE_CEILING", 200, "The price is above the regulated ceiling for this class", True),
+    Code("OFFLINE_LIMIT_EXCEEDED", 200, "The amount is above the AMC's offline limit", True),
+    Code("OFFLINE_VELOCITY_EXCEEDED", 200, "Too many or too large offline decisions for this beneficiary", True),
+    Code("REVOCATIONS_STALE", 200, "The cached revocation list is too old to decide offline", True),
+    Code("OFFLINE_DEFAULT_DECLINE", 200, "No offline rule covers this request; the AMC's default is to decline", True),
+    Code("PLATFORM_UNAVAILABLE", 503, "The platform cannot be reached and no offline decision could be recorded", True),
+    # Problems: the request itself is refused.
+    Code("NIR_INVALID", 422, "The NIR is malformed or its key does not match"),
+    Code("VALIDATION_FAILED", 422, "The request does not match the schema"),
+    Code("MALFORMED_JSON", 400, "The body is not valid JSON"),
+    Code("BAD_REQUEST", 400, "The request cannot be understood"),
+    Code("UNAUTHORIZED", 401, "A valid bearer token is required"),
+    Code("INVALID_CLIENT", 401, "Unknown client or wrong secret"),
+    Code("FORBIDDEN", 403, "This account may not do this"),
+    Code("ACCOUNT_SUSPENDED", 403, "The professional account is suspended"),
+    Code("NOT_FOUND", 404, "No such resource"),
+    Code("METHOD_NOT_ALLOWED", 405, "Method not allowed on this resource"),
+    Code("IDEMPOTENCY_CONFLICT", 409, "The idempotency key was used with another request"),
+    Code("PAYLOAD_TOO_LARGE", 413, "The body is larger than allowed"),
+    Code("UNSUPPORTED_MEDIA_TYPE", 415, "The content type is not supported"),
+    Code("RATE_LIMITED", 429, "Too many requests for this account"),
+    Code("INTERNAL_ERROR", 500, "Unexpected error"),
+    Code("UPSTREAM_ERROR", 502, "The platform answered with an error"),
+    Code("SERVICE_UNAVAILABLE", 503, "The service is unavailable"),
+    Code("UPSTREAM_TIMEOUT", 504, "The platform did not answer in time"),
+]
+
+REGISTRY: dict[str, Code] = {c.code: c for c in _CODES}
+DECLINE_CODES = frozenset(c.code for c in _CODES if c.decline)
+
+
+@dataclass(frozen=True)
+class FieldError:
+    path: str  # JSON pointer, e.g. "/beneficiary/nir"
+    message: str
+    code: str = "VALIDATION_FAILED"
+
+
+@dataclass
+class Problem(Exception):
+    """Raise anywhere in a request; the HTTP shell renders it."""
+
+    code: str
+    detail: str = ""
+    errors: list[FieldError] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)
+    status: int | None = None  # override of the registry's status (rare: 5xx from faults)
+
+    def __post_init__(self) -> None:
+        if self.code not in REGISTRY:
+            raise ValueError(f"unregistered code {self.code}")
+        Exception.__init__(self, f"{self.code}: {self.detail}")
+
+    @property
+    def http_status(self) -> int:
+        return self.status or REGISTRY[self.code].status
+
+    def to_dict(self) -> dict[str, Any]:
+        entry = REGISTRY[self.code]
+        return {
+            "type": PROBLEM_BASE + self.code.lower().replace("_", "-"),
+            "title": entry.title,
+            "status": self.http_status,
+            "detail": self.detail or entry.title,
+            "code": self.code,
+            "errors": [{"path": e.path, "message": e.message, "code": e.code} for e in self.errors],
+        }
+
+
+def registry_table() -> list[dict[str, Any]]:
+    """For the human documentation page and the OpenAPI description."""
+    return [{"code": c.code, "status": c.status, "title": c.title, "decline": c.decline} for c in _CODES]
