@@ -1,0 +1,306 @@
+"""Durable journal of offline acceptances (SQLite, WAL, synchronous=FULL), shared by workers.
+
+An offline acceptance is a payment promise made without the platform: it must be on disk
+*before* it is returned (DESIGN §5.4). `record` therefore commits with fsync and raises
+`JournalError` on any failure; the caller then declines with PLATFORM_UNAVAILABLE.
+
+Drain (DESIGN §5.5) is lease based: `claim_batch` leases the oldest pending entries to one
+drainer; a crash leaves the lease to expire and the entry is claimed again with the same
+`advice_id`, which the platform stores idempotently, so a re-send is never a duplicate.
+
+SENSITIVE FILE: `payload` keeps the original request (card token, NIR, birth date) because
+the platform must judge the advice. The file is created 0600; keep it on a private volume,
+never in backups or bug reports. Every other column is free of identity data:
+`beneficiary_key` is a keyed hash made by the caller.
+
+Money is stored as integer cents so SQLite sums it exactly.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import secrets
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from tiers_payant.model import eur, money
+
+BUSY_TIMEOUT_MS = 5000
+VERDICTS = ("confirmed", "adjusted", "rejected")
+_SCHEMA = (  # IF NOT EXISTS: every opener may run it
+    """CREATE TABLE IF NOT EXISTS offline_entry (
+  reference TEXT PRIMARY KEY, advice_id TEXT NOT NULL UNIQUE, operation TEXT NOT NULL,
+  at REAL NOT NULL, amc TEXT NOT NULL, card_serial TEXT NOT NULL,
+  beneficiary_key TEXT NOT NULL, domain TEXT NOT NULL, amc_cents INTEGER NOT NULL,
+  cause TEXT NOT NULL, client_id TEXT NOT NULL, payload TEXT NOT NULL,
+  state TEXT NOT NULL DEFAULT 'pending', lease_owner TEXT, lease_until REAL,
+  attempts INTEGER NOT NULL DEFAULT 0, verdict TEXT, verdict_reason TEXT,
+  platform_amc_cents INTEGER, exposure_cents INTEGER, drained_at REAL)""",
+    "CREATE INDEX IF NOT EXISTS offline_entry_velocity ON offline_entry (beneficiary_key, at)",
+    "CREATE INDEX IF NOT EXISTS offline_entry_pending ON offline_entry (state, at)",
+)
+
+
+class JournalError(Exception):
+    """The journal cannot be written or read: never answer an unrecorded acceptance."""
+
+
+@dataclass(frozen=True)
+class OfflineEntry:
+    advice_id: str  # uuid4 hex from the caller: the advice's idempotency key at the platform
+    operation: str  # "eligibility" | "pec"
+    at: float  # epoch seconds
+    amc: str
+    card_serial: str
+    beneficiary_key: str  # keyed hash of NIR + birth date + rank, never the NIR
+    domain: str
+    amc_eur: Decimal  # 0 for eligibility
+    cause: str  # "unreachable" | "timeout" | "breaker_open"
+    payload: dict[str, Any]  # request body + offline answer (sensitive)
+    client_id: str
+
+
+@dataclass(frozen=True)
+class Pending:
+    """An entry leased to a drainer until `lease_until`."""
+
+    reference: str
+    entry: OfflineEntry
+    attempts: int  # claims so far, this one included
+    lease_until: float
+
+    @property
+    def advice_id(self) -> str:
+        return self.entry.advice_id
+
+
+def new_reference() -> str:
+    """For callers that must put the reference in the answer before recording it."""
+    return "J-" + secrets.token_hex(8)
+
+
+def _cents(amount: Decimal) -> int:
+    return int(money(amount) * 100)
+
+
+def _euros(cents: int | None) -> Decimal:
+    return money(Decimal(cents or 0) / 100)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+class Journal:
+    """One SQLite connection per (process, thread): sqlite3 objects must not cross a fork."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._local = threading.local()
+        self._all: list[tuple[int, sqlite3.Connection]] = []  # (pid, conn), for close()
+        self._lock = threading.Lock()
+
+    # -- connection ------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        if not os.path.exists(self.path):  # create private before SQLite creates it 0644
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
+                               isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        try:
+            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA synchronous=FULL")
+            _retry_locked(lambda: conn.execute("PRAGMA journal_mode=WAL"))
+            conn.execute("BEGIN IMMEDIATE")  # serialise schema creation across processes
+            for statement in _SCHEMA:
+                conn.execute(statement)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None or self._local.pid != os.getpid():
+            conn = self._connect()
+            self._local.conn, self._local.pid = conn, os.getpid()
+            with self._lock:
+                self._all.append((os.getpid(), conn))
+        return conn
+
+    def _run(self, fn, write: bool):  # type: ignore[no-untyped-def]
+        """Run fn(conn) in one transaction; map every storage failure to JournalError."""
+        try:
+            conn = self._conn()
+            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
+                result = fn(conn)
+                conn.execute("COMMIT")
+                return result
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except (sqlite3.Error, OSError) as exc:
+            raise JournalError(f"journal {self.path}: {exc}") from exc
+
+    def check(self) -> None:
+        """Fail fast at start-up: open, create the schema, take and release a write lock."""
+        self._run(lambda c: None, write=True)
+
+    def close(self) -> None:
+        with self._lock:
+            for pid, conn in self._all:
+                if pid == os.getpid():  # a parent's connection is not ours to touch after fork
+                    conn.close()
+            self._all.clear()
+        self._local = threading.local()
+
+    # -- writing offline acceptances -------------------------------------------------
+    def record(self, entry: OfflineEntry, reference: str | None = None) -> str:
+        """Commit `entry` durably and return its reference ("J-" + 16 hex).
+
+        Recording the same `advice_id` again returns the first reference (a retried call is
+        not a second acceptance). Raises JournalError when the entry is not on disk.
+        """
+        _validate(entry)
+        payload = json.dumps(entry.payload, default=_jsonable, separators=(",", ":"))
+        row = (entry.advice_id, entry.operation, entry.at, entry.amc, entry.card_serial,
+               entry.beneficiary_key, entry.domain, _cents(entry.amc_eur), entry.cause,
+               entry.client_id, payload)
+
+        def insert(conn: sqlite3.Connection) -> str:
+            known = conn.execute("SELECT reference FROM offline_entry WHERE advice_id=?",
+                                 (entry.advice_id,)).fetchone()
+            if known:
+                return str(known[0])
+            ref = reference or new_reference()
+            conn.execute("INSERT INTO offline_entry (reference, advice_id, operation, at, amc,"
+                         " card_serial, beneficiary_key, domain, amc_cents, cause, client_id,"
+                         " payload) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", (ref, *row))
+            return ref
+
+        return str(self._run(insert, write=True))
+
+    def counts(self, beneficiary_key: str, since: float) -> tuple[int, Decimal]:
+        """Offline acceptances of one beneficiary since `since` (all states): velocity input."""
+        row = self._run(lambda c: c.execute(
+            "SELECT COUNT(*), COALESCE(SUM(amc_cents), 0) FROM offline_entry"
+            " WHERE beneficiary_key=? AND at>=?", (beneficiary_key, since)).fetchone(), write=False)
+        return int(row[0]), _euros(row[1])
+
+    # -- draining as advices ---------------------------------------------------------
+    def claim_batch(self, limit: int, lease_s: float, now: float, owner: str) -> list[Pending]:
+        """Lease up to `limit` pending entries, oldest first, to `owner` until now + lease_s."""
+        until = now + lease_s
+
+        def claim(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+            rows = conn.execute(
+                "SELECT * FROM offline_entry WHERE state='pending'"
+                " AND (lease_until IS NULL OR lease_until<=?) ORDER BY at, rowid LIMIT ?",
+                (now, limit)).fetchall()
+            conn.executemany(
+                "UPDATE offline_entry SET lease_owner=?, lease_until=?, attempts=attempts+1"
+                " WHERE reference=?", [(owner, until, r["reference"]) for r in rows])
+            return rows
+
+        return [Pending(r["reference"], _entry(r), int(r["attempts"]) + 1, until)
+                for r in self._run(claim, write=True)]
+
+    def record_verdict(self, advice_id: str, verdict: str, reason: str | None,
+                       platform_amc_eur: Decimal | None, now: float) -> bool:
+        """Mark an entry drained with the platform's verdict; False when already drained
+        (or unknown): the second report of one verdict is a no-op.
+
+        Exposure = euros accepted offline that the platform did not agree to pay.
+        """
+        if verdict not in VERDICTS:
+            raise ValueError(f"verdict must be one of {VERDICTS}")
+        if verdict == "adjusted" and platform_amc_eur is None:
+            raise ValueError("an adjusted verdict needs the platform's amount")
+
+        def drain(conn: sqlite3.Connection) -> bool:
+            row = conn.execute("SELECT amc_cents FROM offline_entry WHERE advice_id=?"
+                               " AND state='pending'", (advice_id,)).fetchone()
+            if row is None:
+                return False
+            accepted = int(row[0])
+            agreed = {"confirmed": accepted, "rejected": 0}.get(
+                verdict, _cents(platform_amc_eur or Decimal(0)))
+            conn.execute(
+                "UPDATE offline_entry SET state='drained', verdict=?, verdict_reason=?,"
+                " platform_amc_cents=?, exposure_cents=?, drained_at=?, lease_owner=NULL,"
+                " lease_until=NULL WHERE advice_id=?",
+                (verdict, reason, agreed, max(0, accepted - agreed), now, advice_id))
+            return True
+
+        return bool(self._run(drain, write=True))
+
+    # -- reading ---------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        row = self._run(lambda c: c.execute(
+            "SELECT COUNT(*), SUM(state='pending'), SUM(state='drained'),"
+            " SUM(verdict='confirmed'), SUM(verdict='adjusted'), SUM(verdict='rejected'),"
+            " COALESCE(SUM(exposure_cents), 0), MIN(CASE WHEN state='pending' THEN at END)"
+            " FROM offline_entry").fetchone(), write=False)
+        keys = ("recorded", "pending", "drained", "confirmed", "adjusted", "rejected")
+        out: dict[str, Any] = {k: int(row[i] or 0) for i, k in enumerate(keys)}
+        out["exposure_eur"] = eur(_euros(row[6]))
+        out["oldest_pending_at"] = row[7]
+        return out
+
+    def get(self, reference: str) -> dict[str, Any] | None:
+        """The stored entry (payload holds the offline answer) and its drain state."""
+        row = self._run(lambda c: c.execute(
+            "SELECT * FROM offline_entry WHERE reference=?", (reference,)).fetchone(), write=False)
+        if row is None:
+            return None
+        out = {k: row[k] for k in ("reference", "advice_id", "operation", "at", "amc",
+                                   "card_serial", "domain", "cause", "client_id", "state",
+                                   "verdict", "verdict_reason", "drained_at")}
+        out["amc_eur"] = eur(_euros(row["amc_cents"]))
+        out["payload"] = json.loads(row["payload"])
+        for key in ("platform_amc", "exposure"):
+            cents = row[f"{key}_cents"]
+            out[f"{key}_eur"] = None if cents is None else eur(_euros(cents))
+        return out
+
+
+def _retry_locked(fn, deadline_s: float = BUSY_TIMEOUT_MS / 1000) -> None:  # type: ignore[no-untyped-def]
+    """Switching to WAL needs an exclusive lock and SQLite does not call the busy handler
+    for it: when several workers create the file at once, some see "locked" at once."""
+    end = time.monotonic() + deadline_s
+    while True:
+        try:
+            fn()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > end:
+                raise
+            time.sleep(0.01 + random.random() * 0.04)
+
+
+def _validate(entry: OfflineEntry) -> None:
+    if entry.operation not in ("eligibility", "pec"):
+        raise ValueError(f"unknown operation {entry.operation!r}")
+    if entry.cause not in ("unreachable", "timeout", "breaker_open"):
+        raise ValueError(f"unknown cause {entry.cause!r}")
+    if entry.beneficiary_key.isdigit():  # looks like a NIR in clear: refuse to store it
+        raise ValueError("beneficiary_key must be a keyed hash, not an identifier")
+
+
+def _entry(r: sqlite3.Row) -> OfflineEntry:
+    return OfflineEntry(r["advice_id"], r["operation"], r["at"], r["amc"], r["card_serial"],
+                        r["beneficiary_key"], r["domain"], _euros(r["amc_cents"]), r["cause"],
+                        json.loads(r["payload"]), r["client_id"])

@@ -1,0 +1,109 @@
+"""The platform's public operations (DESIGN.md section 4), one thin function each."""
+from __future__ import annotations
+
+import time
+
+from flask import Blueprint, current_app, g, request
+
+from tiers_payant.httpkit import json_response, read_json_body
+from tiers_payant.parsing import parse_model
+from tiers_payant.problems import Problem
+from tiers_payant.schemas import AdvicesRequest, EligibilityRequest, PecRequest
+
+from ..keys import jwks
+
+bp = Blueprint("platform", __name__)
+
+
+def svc():
+    return current_app.extensions["platform"]
+
+
+def _principal():
+    p = svc().auth.principal()
+    g.client_id = p.client_id
+    svc().guard.admit(p.client_id, time.time())
+    return p
+
+
+def _idempotency_key() -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not (1 <= len(key) <= 128 and key.isprintable()):
+        raise Problem("BAD_REQUEST", "Idempotency-Key must be 1-128 printable characters")
+    return key
+
+
+@bp.post("/oauth/token")
+def token():
+    return json_response(svc().auth.login())
+
+
+@bp.post("/v1/eligibility")
+def eligibility():
+    p = _principal()
+    raw = read_json_body()
+    req = parse_model(EligibilityRequest, raw)
+    answer = svc().platform.eligibility(req, time.time())
+    svc().guard.observe_lookup(p.client_id, req, answer, time.time())
+    return json_response(answer)
+
+
+@bp.post("/v1/pec")
+def pec():
+    p = _principal()
+    idem = _idempotency_key()
+    raw = read_json_body()
+    req = parse_model(PecRequest, raw)
+    answer = svc().platform.pec(req, p, idem, time.time(), raw)
+    svc().guard.observe_lookup(p.client_id, req, answer, time.time())
+    return json_response(answer)
+
+
+@bp.get("/v1/pec/<pec_number>")
+def pec_status(pec_number: str):
+    p = _principal()
+    if len(pec_number) > 64:
+        raise Problem("NOT_FOUND", "no such PEC")
+    return json_response(svc().platform.pec_status(pec_number, p))
+
+
+@bp.post("/v1/advices")
+def advices():
+    p = _principal()
+    if not p.client_id.startswith("gw-"):
+        raise Problem("FORBIDDEN", "advices come from gateways' service accounts")
+    req = parse_model(AdvicesRequest, read_json_body())
+    return json_response({"results": svc().platform.advices(req.advices, time.time())})
+
+
+@bp.get("/v1/keys")
+def keys():
+    s = svc()
+    return json_response(jwks(s.settings.seed, [a.kid for a in s.population.amcs]),
+                         headers={"Cache-Control": "public, max-age=300"})
+
+
+@bp.get("/v1/revocations")
+def revocations():
+    _principal()
+    since = request.args.get("since", "0")
+    if not since.isdigit() or len(since) > 12:
+        raise Problem("VALIDATION_FAILED", "since must be a non-negative integer version")
+    version, rows = svc().store.revocations_since(int(since))
+    return json_response({"version": version, "since": int(since), "complete": int(since) == 0,
+                          "cards": [r["value"] for r in rows if r["kind"] == "card"],
+                          "accounts": [r["value"] for r in rows if r["kind"] == "account"],
+                          "removed": []})
+
+
+@bp.get("/v1/standin-policy")
+def standin_policy():
+    _principal()
+    s = svc()
+    return json_response({"policies": [s.policies[a.number].to_json() for a in s.population.amcs]})
+
+
+@bp.get("/healthz")
+def healthz():
+    return json_response({"status": "ok", "contracts": svc().population.size,
+                          "beneficiaries_approx": svc().settings.beneficiaries})

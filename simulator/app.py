@@ -1,0 +1,97 @@
+"""Composition root of the platform: one Settings in, one Flask app out."""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+
+from flask import Flask, g, request
+
+from tiers_payant.httpkit import install, log_event, setup_logging
+
+from .api.auth import Auth
+from .api.docs import bp as docs_bp
+from .api.routes import bp as routes_bp
+from .counters import Counters
+from .guard import NoGuard
+from .platform import Platform
+from .policy import standin_policy
+from .population import Population
+from .settings import Settings
+from .store import Store
+
+log = logging.getLogger("simulator")
+
+
+@dataclass
+class Services:
+    settings: Settings
+    population: Population
+    store: Store
+    platform: Platform
+    auth: Auth
+    policies: dict
+    counters: Counters
+    guard: object = field(default_factory=NoGuard)
+
+
+def build_services(settings: Settings) -> Services:
+    os.makedirs(settings.state_dir, exist_ok=True)
+    population = Population(seed=settings.seed, size=settings.contracts, amc_count=settings.amc_count,
+                            reference_date=settings.today())
+    store = Store(settings.db_path)
+    seed_revocations(store, population)
+    guard = build_guard(settings, store)
+    return Services(settings, population, store, Platform(settings, population, store), Auth(settings, store),
+                    {a.number: standin_policy(settings.seed, a) for a in population.amcs}, Counters(store), guard)
+
+
+def build_guard(settings: Settings, store: Store):
+    try:
+        from .security import build_guard as build
+    except ImportError:
+        return NoGuard()
+    return build(settings, store)
+
+
+def seed_revocations(store: Store, population: Population) -> None:
+    """The population's lost and stolen cards, written once per state directory."""
+    if store.meta_set_once("revocations_seeded", str(time.time())):
+        with store.tx() as db:
+            db.executemany("INSERT OR IGNORE INTO revocations (kind, value, at, reason) VALUES ('card', ?, 0, 'lost')",
+                           ((population.serial_of(i),) for i in population.revoked_indices()))
+
+
+def operation_name(path: str) -> str:
+    if path.startswith("/v1/pec/"):
+        return "pec_status"
+    return {"/v1/eligibility": "eligibility", "/v1/pec": "pec", "/v1/advices": "advices", "/v1/keys": "keys",
+            "/v1/revocations": "revocations", "/v1/standin-policy": "standin_policy",
+            "/oauth/token": "token"}.get(path, "other")
+
+
+def create_app(settings: Settings, services: Services | None = None) -> Flask:
+    setup_logging()
+    services = services or build_services(settings)
+    app = Flask("simulator")
+    app.extensions["platform"] = services
+    install(app, log)
+    app.register_blueprint(routes_bp)
+    app.register_blueprint(docs_bp)
+    try:
+        from .faults.http import install_faults
+        install_faults(app, services)
+    except ImportError:
+        pass
+
+    @app.after_request
+    def _count(resp):
+        op = operation_name(request.path)
+        services.counters.inc(f"requests.{op}.{resp.status_code}")
+        log_event(log, "request", op=op, status=resp.status_code, method=request.method,
+                  client=getattr(g, "client_id", None),
+                  ms=round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 2))
+        return resp
+
+    return app

@@ -1,0 +1,185 @@
+"""The sandbox catalogue: test cases whose answers are known in advance.
+
+Each case is a card, the beneficiary's proof of possession, a domain, a plausible quote and
+the answer a fresh platform gives on `today` (`expect` for the rights check, `expect_pec`
+for the PEC). Expectations come from the same pure functions that answer live requests.
+Consumption recorded by accepted PECs changes later renewal answers: `expect_pec` holds
+for a platform whose state directory is new.
+"""
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import replace
+from datetime import date
+from decimal import Decimal
+from itertools import count
+from typing import Iterator
+
+from tiers_payant.cards import sign_card
+from tiers_payant.coverage import History, QuoteLine, compute_pec
+from tiers_payant.nir import nir_key
+
+from .keys import private_key
+from .population import Beneficiary, Contract, Population, card_of
+from .rights import decide_rights
+
+ELIGIBLE = ("OPTI-A", "AUDI-I", "OPTI-B", "AUDI-II")
+TARGETS = ("CARD_EXPIRED", "CARD_REVOKED", "CONTRACT_TERMINATED", "BENEFICIARY_NOT_ON_CARD", "NIR_INVALID",
+           "RENEWAL_NOT_DUE", "DOMAIN_NOT_COVERED", "CARD_NOT_YET_VALID", "CONTRACT_SUSPENDED",
+           "AMOUNT_ABOVE_CEILING", "CARD_SIGNATURE_INVALID", "UNKNOWN_AMC")
+QUOTES = {  # (code, class, side, price, quantity): plausible equipment per case kind
+    "OPTI-A": [("OPT-A-FRAME", "A", None, "30.00", 1), ("OPT-A-LENS-SIMPLE", "A", "right", "40.00", 1),
+               ("OPT-A-LENS-SIMPLE", "A", "left", "40.00", 1)],
+    "OPTI-B": [("OPT-B-FRAME", "B", None, "145.00", 1), ("OPT-B-LENS-COMPLEX", "B", "right", "210.00", 1),
+               ("OPT-B-LENS-COMPLEX", "B", "left", "210.00", 1)],
+    "AUDI-I": [("AUD-I-ADULT", "I", "right", "950.00", 1), ("AUD-I-ADULT", "I", "left", "950.00", 1)],
+    "AUDI-II": [("AUD-II-ADULT", "II", "right", "1490.00", 1)],
+    "AUDI-ABOVE": [("AUD-I-ADULT", "I", "right", "1190.00", 1)],
+}
+
+
+def age(b: Beneficiary, on: date) -> int:
+    return on.year - b.birth_date.year - ((on.month, on.day) < (b.birth_date.month, b.birth_date.day))
+
+
+def quote_json(kind: str) -> dict:
+    lines = []
+    for code, cls, side, price, qty in QUOTES[kind]:
+        line = {"code": code, "class": cls, "price": price, "quantity": qty}
+        if side:
+            line["eye" if code.startswith("OPT") else "ear"] = side
+        lines.append(line)
+    return {"lines": lines}
+
+
+def _lines(kind: str) -> list[QuoteLine]:
+    return [QuoteLine(c, k, s, Decimal(p), q) for c, k, s, p, q in QUOTES[kind]]
+
+
+class Catalogue:
+    def __init__(self, population: Population, seed: int, today: date) -> None:
+        self.pop, self.seed, self.today = population, seed, today
+        self.cursor = {t: 0 for t in ELIGIBLE + TARGETS}
+        self.used: set[int] = set()  # one case per contract: a PEC accepted for one case changes another's renewal
+
+    def card(self, c: Contract) -> str:
+        return sign_card(card_of(c), private_key(self.seed, c.amc.kid), c.amc.kid)
+
+    def _contracts(self, target: str) -> Iterator[Contract]:
+        if target == "CARD_REVOKED":
+            revoked = sorted(self.pop.revoked_indices())
+            while self.cursor[target] < len(revoked):
+                self.cursor[target] += 1
+                yield self.pop.contract(revoked[self.cursor[target] - 1])
+            return
+        for i in count(self.cursor[target]):
+            if i >= self.pop.size:
+                return
+            self.cursor[target] = i + 1
+            yield self.pop.contract(i)
+
+    def _renewal_due(self, b: Beneficiary, domain: str) -> bool:
+        last = [b.last_glasses] if domain == "OPTI" else [b.last_hearing_left, b.last_hearing_right]
+        return all(d is None or (self.today - d).days > 4 * 366 for d in last)
+
+    def _pick(self, c: Contract, target: str, domain: str) -> Beneficiary | None:
+        for b in c.beneficiaries:
+            if age(b, self.today) < 21:  # adult codes only, kept simple
+                continue
+            if target == "RENEWAL_NOT_DUE":
+                if b.last_glasses is not None and (self.today - b.last_glasses).days < 700:
+                    return b
+            elif self._renewal_due(b, domain):
+                return b
+        return None
+
+    def _fits(self, c: Contract, target: str, domain: str) -> bool:
+        healthy = (c.status == "active" and not c.card_revoked and c.card_valid_from <= self.today <= c.card_valid_to)
+        if target in ELIGIBLE or target in ("RENEWAL_NOT_DUE", "AMOUNT_ABOVE_CEILING", "BENEFICIARY_NOT_ON_CARD",
+                                            "NIR_INVALID", "CARD_SIGNATURE_INVALID", "UNKNOWN_AMC"):
+            return healthy and domain in c.domains
+        if target == "DOMAIN_NOT_COVERED":
+            return healthy and domain not in c.domains
+        if target == "CARD_EXPIRED":
+            return c.card_valid_to < self.today and not c.card_revoked
+        if target == "CARD_NOT_YET_VALID":
+            return c.card_valid_from > self.today
+        if target == "CARD_REVOKED":
+            return c.card_valid_from <= self.today <= c.card_valid_to
+        if target == "CONTRACT_TERMINATED":
+            return (c.status == "terminated" and c.terminated_on <= self.today and not c.card_revoked
+                    and c.card_valid_from <= self.today <= c.card_valid_to)
+        if target == "CONTRACT_SUSPENDED":
+            return (c.status == "suspended" and not c.card_revoked and domain in c.domains
+                    and c.card_valid_from <= self.today <= c.card_valid_to)
+        return False
+
+    def case(self, target: str) -> dict | None:
+        domain = {"AUDI-I": "AUDI", "AUDI-II": "AUDI", "AMOUNT_ABOVE_CEILING": "AUDI"}.get(target, "OPTI")
+        for c in self._contracts(target):
+            if c.index in self.used or not self._fits(c, target, domain):
+                continue
+            b = self._pick(c, target, domain)
+            if b is None:
+                continue
+            self.used.add(c.index)
+            return self._build(c, b, target, domain)
+        return None
+
+    def _build(self, c: Contract, b: Beneficiary, target: str, domain: str) -> dict:
+        kind = target if target in ELIGIBLE else ("AUDI-ABOVE" if target == "AMOUNT_ABOVE_CEILING" else "OPTI-A")
+        token = self.card(c)
+        nir, rank = b.nir, b.birth_rank
+        if target == "BENEFICIARY_NOT_ON_CARD":
+            rank = b.birth_rank + 1
+        elif target == "NIR_INVALID":
+            nir = b.nir[:13] + f"{(nir_key(b.nir[:13]) % 97) + 1:02d}"
+        elif target == "CARD_SIGNATURE_INVALID":
+            token = _tamper(token)
+        elif target == "UNKNOWN_AMC":
+            rogue = replace(card_of(c), amc="000000000")
+            token = sign_card(rogue, private_key(self.seed, "amc-000000000"), "amc-000000000")
+        case = {"case": target.lower().replace("_", "-"), "card": token,
+                "beneficiary": {"nir": nir, "birth_date": b.birth_date.isoformat(), "birth_rank": rank},
+                "domain": domain, "quote": quote_json(kind)}
+        if target == "NIR_INVALID":
+            case["expect"] = {"status": 422, "code": "NIR_INVALID"}
+            case["expect_pec"] = dict(case["expect"])
+            return case
+        reason_override = {"CARD_SIGNATURE_INVALID": "CARD_SIGNATURE_INVALID", "UNKNOWN_AMC": "UNKNOWN_AMC"}
+        if target in reason_override:
+            case["expect"] = {"decision": "not_eligible", "reason": reason_override[target]}
+            case["expect_pec"] = {"decision": "refused", "reason": reason_override[target]}
+            return case
+        card = card_of(c)
+        r = decide_rights(card, None, c, nir=nir, birth_date=b.birth_date, birth_rank=rank, domain=domain,
+                          on=self.today, card_revoked=c.card_revoked)
+        case["expect"] = {"decision": r.decision, "reason": r.reason}
+        if not r.eligible:
+            case["expect_pec"] = {"decision": "refused", "reason": r.reason}
+        else:
+            res = compute_pec(domain, _lines(kind), level=dict(c.guarantees)[domain], responsable=c.responsable,
+                              birth_date=b.birth_date, on=self.today,
+                              history=History(b.last_glasses, b.last_hearing_left, b.last_hearing_right))
+            case["expect_pec"] = {"decision": res.decision, "reason": res.reason, "amc": str(res.amc)}
+        return case
+
+
+def _tamper(token: str) -> str:
+    head, payload, sig = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["domains"] = sorted(set(claims["domains"]) | {"OPTI", "AUDI", "DENT"})
+    forged = base64.urlsafe_b64encode(json.dumps(claims, separators=(",", ":")).encode()).rstrip(b"=").decode()
+    return f"{head}.{forged}.{sig}"
+
+
+def cases(population: Population, seed: int, today: date, n: int) -> Iterator[dict]:
+    """Most cases eligible; every decline reason and problem appears within 100 cases."""
+    cat = Catalogue(population, seed, today)
+    plan = [ELIGIBLE[k % 4] if k % 5 in (0, 2, 4) else TARGETS[(k // 5 * 2 + k % 5 // 2) % len(TARGETS)]
+            for k in range(n)]
+    for target in plan:
+        case = cat.case(target) or cat.case(ELIGIBLE[0])
+        if case is not None:
+            yield case

@@ -1,0 +1,79 @@
+"""`python -m simulator serve | cards | accounts | chaos ...`"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+from datetime import date
+
+from .settings import Settings, from_env
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--beneficiaries", type=int, default=None)
+
+
+def _settings(args) -> Settings:
+    s = from_env()
+    if args.seed is not None:
+        s = replace(s, seed=args.seed)
+    if getattr(args, "beneficiaries", None) is not None:
+        s = replace(s, beneficiaries=args.beneficiaries)
+    return s
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m simulator", description="Tiers-payant platform simulator")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the platform (gunicorn behind the fault proxy)")
+    serve.add_argument("--host", default=None)
+    serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--control-host", default=None, help="control API address (default 127.0.0.1)")
+    serve.add_argument("--control-port", type=int, default=None)
+    serve.add_argument("--state-dir", default=None)
+    serve.add_argument("--workers", type=int, default=None)
+    serve.add_argument("--detection", choices=["on", "off"], default=None, help="enumeration detection")
+    _common(serve)
+    cards = sub.add_parser("cards", help="sandbox test cases with their expected answers (JSON Lines)")
+    cards.add_argument("--count", type=int, default=20)
+    cards.add_argument("--date", type=date.fromisoformat, default=None, help="the day the expectations hold")
+    _common(cards)
+    accounts = sub.add_parser("accounts", help="sandbox professional accounts (JSON Lines)")
+    accounts.add_argument("--count", type=int, default=10)
+    accounts.add_argument("--seed", type=int, default=None)
+    chaos = sub.add_parser("chaos", help="inject faults through the control API")
+    from .faults.cli import add_chaos_arguments
+    add_chaos_arguments(chaos)
+    args = parser.parse_args(argv)
+
+    if args.command == "serve":
+        s = _settings(args)
+        for flag, name in (("host", "host"), ("port", "port"), ("control_host", "control_host"),
+                           ("control_port", "control_port"), ("state_dir", "state_dir"), ("workers", "workers")):
+            if getattr(args, flag) is not None:
+                s = replace(s, **{name: getattr(args, flag)})
+        if args.detection is not None:
+            s = replace(s, detection=args.detection == "on")
+        from .serve import serve as run
+        return run(s)
+    if args.command == "cards":
+        from .catalogue import cases
+        from .population import Population
+        s = _settings(args)
+        today = args.date or s.today()
+        pop = Population(seed=s.seed, size=s.contracts, amc_count=s.amc_count, reference_date=s.today())
+        for case in cases(pop, s.seed, today, args.count):
+            sys.stdout.write(json.dumps(case, ensure_ascii=False) + "\n")
+        return 0
+    if args.command == "accounts":
+        from .accounts import account
+        s = _settings(args)
+        for k in range(args.count):
+            a = account(s.seed, k)
+            sys.stdout.write(json.dumps({"client_id": a.client_id, "client_secret": a.client_secret,
+                                         "profession": a.profession, "rpps": a.rpps}) + "\n")
+        return 0
+    from .faults.cli import run_chaos
+    return run_chaos(args)

@@ -1,0 +1,92 @@
+"""`python -m simulator serve`: gunicorn behind the fault proxy, like Toxiproxy in front of a service.
+
+    clients -> proxy (--port, socket-level faults) -> gunicorn on a loopback port (the platform app)
+    admins  -> gunicorn on --control-port (control API, loopback by default)
+
+The proxy lives in this supervising process; gunicorn is its child. Both read the fault
+plan from the shared SQLite store, so a fault set through the control API reaches every
+process without restarting any of them.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+from tiers_payant.httpkit import log_event, setup_logging
+
+from .app import seed_revocations
+from .population import Population
+from .settings import Settings, to_env, with_admin_token
+from .store import Store
+
+log = logging.getLogger("simulator.serve")
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def wait_listening(host: str, port: int, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def gunicorn_command(s: Settings) -> list[str]:
+    return [sys.executable, "-m", "gunicorn", "--workers", str(s.workers), "--worker-class", "gthread",
+            "--threads", str(s.threads), "--bind", f"127.0.0.1:{s.internal_port}",
+            "--bind", f"{s.control_host}:{s.control_port}", "--graceful-timeout", "5", "--timeout", "60",
+            "--keep-alive", "30", "--backlog", "2048", "simulator.wsgi:app"]
+
+
+def serve(settings: Settings) -> int:
+    setup_logging()
+    s = with_admin_token(settings)
+    if not settings.admin_token:
+        print(f"control API admin token: {s.admin_token}", flush=True)
+    if not s.internal_port:
+        from dataclasses import replace
+        s = replace(s, internal_port=free_port())
+    os.makedirs(s.state_dir, exist_ok=True)
+    store = Store(s.db_path)
+    seed_revocations(store, Population(seed=s.seed, size=s.contracts, amc_count=s.amc_count,
+                                       reference_date=s.today()))
+    child = subprocess.Popen(gunicorn_command(s), env={**os.environ, **to_env(s)})
+    from .faults.runtime import start_proxy
+    proxy = start_proxy(s, store)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    if not wait_listening("127.0.0.1", s.internal_port, 60):
+        log_event(log, "gunicorn_not_listening", logging.ERROR)
+        child.terminate()
+        proxy.stop()
+        return 1
+    log_event(log, "platform_ready", port=s.port, control_port=s.control_port, contracts=s.contracts)
+    print(f"platform listening on http://{s.host}:{s.port} (control http://{s.control_host}:{s.control_port})",
+          flush=True)
+    while not stop.wait(0.5):
+        if child.poll() is not None:
+            log_event(log, "gunicorn_exited", logging.ERROR, code=child.returncode)
+            break
+    proxy.stop()
+    if child.poll() is None:
+        child.terminate()
+        try:
+            child.wait(10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+    return 0

@@ -1,0 +1,215 @@
+"""The gateway's journal on a real SQLite file: durability, concurrency, drain leases, exposure."""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sqlite3
+import threading
+import uuid
+from decimal import Decimal
+
+import pytest
+
+from gateway.journal import Journal, JournalError, OfflineEntry, new_reference
+
+NIR = "185057800608436"
+T0 = 1_700_000_000.0
+
+
+def entry(at: float = T0, key: str = "bk-" + "a" * 40, amc_eur: str = "120.00",
+          operation: str = "pec", **kw: object) -> OfflineEntry:
+    fields = dict(advice_id=uuid.uuid4().hex, operation=operation, at=at, amc="123456789",
+                  card_serial="S-0001", beneficiary_key=key, domain="OPTI",
+                  amc_eur=Decimal(amc_eur), cause="unreachable", client_id="opt-1",
+                  payload={"request": {"card": "eyJ.x.y", "beneficiary": {"nir": NIR}},
+                           "answer": {"decision": "accepted", "amc": Decimal(amc_eur)}})
+    fields.update(kw)
+    return OfflineEntry(**fields)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def journal(tmp_path):
+    j = Journal(str(tmp_path / "journal.db"))
+    yield j
+    j.close()
+
+
+def test_record_then_counts_per_beneficiary_and_window(journal):
+    journal.record(entry(at=T0 - 100, amc_eur="50.00"))
+    journal.record(entry(at=T0, amc_eur="70.10"))
+    journal.record(entry(at=T0, key="bk-other", amc_eur="999.00"))
+    journal.record(entry(at=T0, operation="eligibility", amc_eur="0"))
+    assert journal.counts("bk-" + "a" * 40, since=T0 - 100) == (3, Decimal("120.10"))
+    assert journal.counts("bk-" + "a" * 40, since=T0 - 99) == (2, Decimal("70.10"))
+    assert journal.counts("bk-nobody", since=0) == (0, Decimal("0.00"))
+
+
+def test_reference_format_uniqueness_and_idempotent_advice(journal):
+    e = entry()
+    ref = journal.record(e)
+    assert ref.startswith("J-") and len(ref) == 18 and int(ref[2:], 16) >= 0
+    assert journal.record(e) == ref  # same advice_id: same acceptance, not a second one
+    assert journal.status()["recorded"] == 1
+    chosen = new_reference()
+    assert journal.record(entry(), reference=chosen) == chosen
+
+
+def test_durable_across_reopen_and_get(tmp_path):
+    path = str(tmp_path / "j.db")
+    first = Journal(path)
+    ref = first.record(entry(amc_eur="42.50"))
+    first.close()
+    again = Journal(path)
+    stored = again.get(ref)
+    assert stored["amc_eur"] == "42.50" and stored["state"] == "pending"
+    assert stored["payload"]["answer"] == {"decision": "accepted", "amc": "42.50"}
+    assert again.get("J-0000000000000000") is None
+    again.close()
+
+
+def test_pragmas_wal_and_full_sync(journal):
+    journal.check()
+    conn = journal._conn()
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+
+
+def test_many_openers_of_a_new_file_all_succeed(tmp_path):
+    """Gunicorn workers boot together: schema creation and the WAL switch must not fail."""
+    for trial in range(40):
+        path = str(tmp_path / f"boot-{trial}.db")
+        barrier, errors = threading.Barrier(12), []
+
+        def boot() -> None:
+            j = Journal(path)
+            barrier.wait()
+            try:
+                j.check()
+            except JournalError as exc:
+                errors.append(exc)
+            finally:
+                j.close()
+
+        threads = [threading.Thread(target=boot) for _ in range(12)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        assert errors == []
+    assert os.stat(path).st_mode & 0o777 == 0o600  # sensitive file: private to the owner
+
+
+def _record_many(path: str, n: int, queue) -> None:  # runs in a spawned process
+    j = Journal(path)
+    queue.put([j.record(entry(at=T0 + i)) for i in range(n)])
+    j.close()
+
+
+def test_two_processes_recording_concurrently_lose_nothing(tmp_path):
+    path = str(tmp_path / "shared.db")
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_record_many, args=(path, 200, queue)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    refs = queue.get(timeout=120) + queue.get(timeout=120)
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    assert len(refs) == len(set(refs)) == 400
+    j = Journal(path)
+    assert j.status()["recorded"] == 400 and j.status()["pending"] == 400
+    j.close()
+
+
+def test_claim_lease_semantics(journal):
+    refs = [journal.record(entry(at=T0 + i)) for i in range(5)]
+    first = journal.claim_batch(limit=3, lease_s=30, now=T0, owner="w1")
+    assert [p.reference for p in first] == refs[:3]  # oldest first
+    assert all(p.attempts == 1 and p.lease_until == T0 + 30 for p in first)
+    second = journal.claim_batch(limit=10, lease_s=30, now=T0 + 1, owner="w2")
+    assert [p.reference for p in second] == refs[3:]  # no double claim while leased
+    assert journal.claim_batch(limit=10, lease_s=30, now=T0 + 29, owner="w3") == []
+    expired = journal.claim_batch(limit=10, lease_s=30, now=T0 + 30, owner="w3")
+    assert [p.reference for p in expired] == refs[:3]  # w1 "crashed": its lease expired
+    assert expired[0].attempts == 2 and expired[0].advice_id == first[0].advice_id
+    assert expired[0].entry.payload == first[0].entry.payload
+
+
+def test_verdict_is_idempotent_and_drained_entries_are_not_claimed(journal):
+    journal.record(entry())
+    (p,) = journal.claim_batch(limit=5, lease_s=1, now=T0, owner="w1")
+    assert journal.record_verdict(p.advice_id, "rejected", "CONTRACT_TERMINATED", None, T0 + 1)
+    assert not journal.record_verdict(p.advice_id, "confirmed", None, None, T0 + 2)
+    assert not journal.record_verdict("unknown", "confirmed", None, None, T0 + 2)
+    assert journal.claim_batch(limit=5, lease_s=1, now=T0 + 100, owner="w2") == []
+    s = journal.status()
+    assert (s["pending"], s["drained"], s["rejected"], s["confirmed"]) == (0, 1, 1, 0)
+    with pytest.raises(ValueError):
+        journal.record_verdict(p.advice_id, "maybe", None, None, T0)
+
+
+def test_exposure_arithmetic(journal):
+    ids = []
+    for amount in ("100.00", "200.00", "300.00", "400.00"):
+        e = entry(amc_eur=amount)
+        journal.record(e)
+        ids.append(e.advice_id)
+    journal.record_verdict(ids[0], "confirmed", None, Decimal("100.00"), T0)
+    journal.record_verdict(ids[1], "adjusted", "CAP", Decimal("150.55"), T0)  # 49.45
+    journal.record_verdict(ids[2], "rejected", "CARD_REVOKED", None, T0)  # 300.00
+    s = journal.status()
+    assert s["exposure_eur"] == "349.45"
+    assert (s["recorded"], s["pending"], s["drained"]) == (4, 1, 3)
+    assert (s["confirmed"], s["adjusted"], s["rejected"]) == (1, 1, 1)
+    assert s["oldest_pending_at"] == T0
+    with pytest.raises(ValueError):
+        journal.record_verdict(ids[3], "adjusted", None, None, T0)
+
+
+def test_empty_status(journal):
+    assert journal.status() == {"recorded": 0, "pending": 0, "drained": 0, "confirmed": 0,
+                                "adjusted": 0, "rejected": 0, "exposure_eur": "0.00",
+                                "oldest_pending_at": None}
+
+
+def test_unopenable_journal_raises_journal_error(tmp_path):
+    j = Journal(str(tmp_path / "missing-dir" / "j.db"))
+    with pytest.raises(JournalError):
+        j.record(entry())
+    with pytest.raises(JournalError):
+        j.check()
+
+
+def test_read_only_journal_raises_and_stores_nothing(journal):
+    journal.check()
+    journal._conn().execute("PRAGMA query_only=ON")
+    with pytest.raises(JournalError):
+        journal.record(entry())
+    journal._conn().execute("PRAGMA query_only=OFF")
+    assert journal.status()["recorded"] == 0
+
+
+def test_full_disk_raises_journal_error(journal):
+    journal.check()
+    conn = journal._conn()
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    conn.execute(f"PRAGMA max_page_count={pages}")  # the file may not grow: "disk full"
+    big = {"request": {"blob": "x" * 200_000}}
+    with pytest.raises(JournalError, match="full"):
+        journal.record(entry(payload=big))
+
+
+def test_no_nir_outside_payload(tmp_path):
+    path = str(tmp_path / "j.db")
+    j = Journal(path)
+    j.record(entry())
+    j.close()
+    conn = sqlite3.connect(path)
+    cols = [r[1] for r in conn.execute("PRAGMA table_info(offline_entry)") if r[1] != "payload"]
+    for row in conn.execute(f"SELECT {', '.join(cols)} FROM offline_entry"):
+        assert all(NIR not in str(v) for v in row)
+    assert NIR in conn.execute("SELECT payload FROM offline_entry").fetchone()[0]  # honest check
+    conn.close()
+    with pytest.raises(ValueError):
+        Journal(path).record(entry(key=NIR))  # a clear NIR is refused as a key

@@ -1,0 +1,107 @@
+"""Flask plumbing shared by both services: problem documents, limits, headers, JSON logs.
+
+Every error leaves as `application/problem+json` with a stable code: HTTP errors raised by
+Flask itself (404, 405, 413) are translated here too, and an unexpected exception becomes a
+500 problem with no stack trace in the answer (the trace goes to the log, without bodies).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from typing import Any
+
+from flask import Flask, Response, g, request
+from werkzeug.exceptions import HTTPException
+
+from .parsing import MAX_BODY_BYTES, check_content_type, check_size
+from .problems import PROBLEM_CONTENT_TYPE, Problem
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+}
+_HTTP_CODES = {400: "BAD_REQUEST", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND",
+               405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line. Callers pass only pseudonymised identifiers in `extra`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {"ts": round(record.created, 3), "level": record.levelname.lower(),
+                               "logger": record.name, "event": record.getMessage()}
+        out.update(getattr(record, "fields", {}))
+        if record.exc_info:
+            out["exception"] = self.formatException(record.exc_info).splitlines()[-1]
+        return json.dumps(out, default=str)
+
+
+def setup_logging(level: str = "INFO") -> None:
+    root = logging.getLogger()
+    if any(getattr(h, "_tp_json", False) for h in root.handlers):
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    handler._tp_json = True  # type: ignore[attr-defined]
+    root.handlers = [handler]
+    root.setLevel(level)
+
+
+def log_event(logger: logging.Logger, event: str, level: int = logging.INFO, **fields: Any) -> None:
+    logger.log(level, event, extra={"fields": fields})
+
+
+def problem_response(p: Problem) -> Response:
+    resp = Response(json.dumps(p.to_dict()), status=p.http_status, mimetype=PROBLEM_CONTENT_TYPE)
+    for k, v in p.headers.items():
+        resp.headers[k] = v
+    return resp
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    resp = Response(json.dumps(body, default=str), status=status, mimetype="application/json")
+    for k, v in (headers or {}).items():
+        resp.headers[k] = v
+    return resp
+
+
+def read_json_body() -> bytes:
+    """Content type and size checks before anything is parsed."""
+    check_content_type(request.headers.get("Content-Type"))
+    check_size(request.content_length)
+    raw = request.stream.read(MAX_BODY_BYTES + 1)  # never trust a missing/lying Content-Length
+    check_size(None, raw)
+    return raw
+
+
+def install(app: Flask, logger: logging.Logger) -> None:
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+
+    @app.before_request
+    def _start() -> None:
+        g.started = time.perf_counter()
+
+    @app.errorhandler(Problem)
+    def _problem(p: Problem) -> Response:
+        return problem_response(p)
+
+    @app.errorhandler(HTTPException)
+    def _http(e: HTTPException) -> Response:
+        code = _HTTP_CODES.get(e.code or 500, "BAD_REQUEST" if (e.code or 500) < 500 else "INTERNAL_ERROR")
+        return problem_response(Problem(code, e.description or "", status=e.code))
+
+    @app.errorhandler(Exception)
+    def _unexpected(e: Exception) -> Response:
+        log_event(logger, "unhandled_error", logging.ERROR, path=request.path, error=type(e).__name__)
+        return problem_response(Problem("INTERNAL_ERROR", "unexpected error; see the service log"))
+
+    @app.after_request
+    def _headers(resp: Response) -> Response:
+        for k, v in SECURITY_HEADERS.items():
+            resp.headers.setdefault(k, v)
+        return resp

@@ -1,0 +1,79 @@
+"""Turning a raw body into a validated model, or into the right problem document.
+
+Shared by both services so that the same bad input gets the same answer everywhere:
+415 for a wrong content type, 413 over the size limit, 400 for JSON that does not parse or
+nests too deep, 422 with field paths for schema errors and NIR_INVALID for a bad NIR key.
+"""
+from __future__ import annotations
+
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from .nir import nir_error
+from .problems import FieldError, Problem
+
+MAX_BODY_BYTES = 64 * 1024
+MAX_JSON_DEPTH = 16
+M = TypeVar("M", bound=BaseModel)
+
+
+def json_depth(raw: bytes) -> int:
+    """Nesting depth of a JSON text, counted outside strings, without parsing it."""
+    depth = deepest = 0
+    in_str = escaped = False
+    for byte in raw:
+        if in_str:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:
+                in_str = False
+        elif byte == 0x22:
+            in_str = True
+        elif byte in (0x7B, 0x5B):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x7D, 0x5D):
+            depth -= 1
+    return deepest
+
+
+def check_content_type(content_type: str | None) -> None:
+    mime = (content_type or "").split(";")[0].strip().lower()
+    if mime != "application/json":
+        raise Problem("UNSUPPORTED_MEDIA_TYPE", f"send application/json, not {mime or 'nothing'}")
+
+
+def check_size(length: int | None, raw: bytes | None = None) -> None:
+    size = length if raw is None else len(raw)
+    if size is not None and size > MAX_BODY_BYTES:
+        raise Problem("PAYLOAD_TOO_LARGE", f"body over {MAX_BODY_BYTES} bytes")
+
+
+def _pointer(loc: tuple) -> str:
+    return "/" + "/".join(str(p) for p in loc) if loc else ""
+
+
+def parse_model(model: type[M], raw: bytes) -> M:
+    check_size(None, raw)
+    if json_depth(raw) > MAX_JSON_DEPTH:
+        raise Problem("MALFORMED_JSON", f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        value = model.model_validate_json(raw, by_alias=True)
+    except ValidationError as exc:
+        errs = exc.errors(include_url=False)
+        if any(e["type"] == "json_invalid" for e in errs):
+            raise Problem("MALFORMED_JSON", "the body is not valid JSON") from None
+        if any(e["type"] == "model_type" and not e["loc"] for e in errs):
+            raise Problem("VALIDATION_FAILED", "the body must be a JSON object",
+                          [FieldError("", "expected an object")]) from None
+        fields = [FieldError(_pointer(e["loc"]), e["msg"]) for e in errs]
+        raise Problem("VALIDATION_FAILED", f"{len(fields)} field(s) invalid", fields) from None
+    beneficiary = getattr(value, "beneficiary", None)
+    if beneficiary is not None:
+        msg = nir_error(beneficiary.nir)
+        if msg:
+            raise Problem("NIR_INVALID", msg, [FieldError("/beneficiary/nir", msg, "NIR_INVALID")])
+    return value
