@@ -1,0 +1,91 @@
+"""Platform benchmark: eligibility throughput and latency at 200,000 and 20,000,000 beneficiaries.
+
+One run starts a platform of each size on loopback, sends the same number of rights checks
+(valid sandbox cards, keep-alive sessions, N client threads) and prints requests per second,
+p50/p99 latency, resident memory of all the platform's processes, and the 20 M / 200 k ratios.
+The population is a pure function of (seed, i), so the ratio should stay near 1.
+
+    .venv/bin/python benchmarks/platform_bench.py [--requests 3000] [--threads 8]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.support.procs import accounts, cards, login, start_platform  # noqa: E402
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process group: the supervisor, gunicorn and its workers."""
+    total = 0
+    for status in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = status.read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) == pid:  # process group id
+                total += int((status.parent / "statm").read_text().split()[1]) * 4096
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / 2**20
+
+
+def pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q / 100 * len(values)))]
+
+
+def run(beneficiaries: int, n: int, threads: int, tmp: Path) -> dict:
+    t0 = time.monotonic()
+    proc = start_platform(tmp, beneficiaries=beneficiaries, workers=2)
+    ready_s = time.monotonic() - t0
+    try:
+        acc = accounts(1)[0]
+        token = login(proc.url, acc["client_id"], acc["client_secret"])
+        eligible = [c for c in cards(120, beneficiaries=beneficiaries) if c["expect"].get("decision") == "eligible"]
+        bodies = [{k: c[k] for k in ("card", "beneficiary", "domain")} for c in eligible]
+        local = __import__("threading").local()
+
+        def one(i: int) -> float:
+            s = getattr(local, "s", None) or requests.Session()
+            local.s = s
+            t = time.perf_counter()
+            r = s.post(proc.url + "/v1/eligibility", json=bodies[i % len(bodies)],
+                       headers={"Authorization": "Bearer " + token}, timeout=10)
+            assert r.status_code == 200 and r.json()["decision"] == "eligible", r.text
+            return (time.perf_counter() - t) * 1000
+
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(one, range(200)))  # warm-up: connections, caches
+            start = time.perf_counter()
+            lat = list(pool.map(one, range(n)))
+            wall = time.perf_counter() - start
+        return {"beneficiaries": beneficiaries, "ready_s": ready_s, "rps": n / wall, "p50_ms": pct(lat, 50),
+                "p99_ms": pct(lat, 99), "rss_mb": rss_mb(proc.proc.pid)}
+    finally:
+        proc.stop()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--requests", type=int, default=3000)
+    ap.add_argument("--threads", type=int, default=8)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as d:
+        small = run(200_000, args.requests, args.threads, Path(d))
+        large = run(20_000_000, args.requests, args.threads, Path(d))
+    print(f"{'beneficiaries':>14} {'ready s':>8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'RSS MB':>8}")
+    for r in (small, large):
+        print(f"{r['beneficiaries']:>14,} {r['ready_s']:>8.2f} {r['rps']:>8.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f}"
+              f" {r['rss_mb']:>8.0f}")
+    print(f"ratio 20M/200k: req/s {large['rps'] / small['rps']:.2f}, p50 {large['p50_ms'] / small['p50_ms']:.2f}, "
+          f"p99 {large['p99_ms'] / small['p99_ms']:.2f}, RSS {large['rss_mb'] / small['rss_mb']:.2f}")
+
+
+if __name__ == "__main__":
+    main()
