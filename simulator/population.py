@@ -346,6 +346,8 @@ class Population:
 
     # --- contracts ----------------------------------------------------------------------
     def contract(self, i: int) -> Contract:
+        if not isinstance(i, int) or isinstance(i, bool):
+            raise TypeError("contract index must be an int")
         if not 0 <= i < self.size:
             raise IndexError(f"contract index {i} out of range 0..{self.size - 1}")
         dice = Dice(f"{self.seed}:{i}".encode())

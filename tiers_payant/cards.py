@@ -11,6 +11,7 @@ import json
 from typing import Any, Callable
 
 import jwt
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from .model import Card
@@ -36,12 +37,32 @@ def looks_like_jws(token: str) -> bool:
     return True
 
 
+def _b64(part: str) -> bytes:
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
 def card_kid(token: str) -> str | None:
     try:
-        kid = jwt.get_unverified_header(token).get("kid")
-    except jwt.PyJWTError:
+        header = json.loads(_b64(token.split(".", 1)[0]))
+    except (ValueError, TypeError):
         return None
+    kid = header.get("kid") if isinstance(header, dict) and header.get("alg") == "EdDSA" else None
     return kid if isinstance(kid, str) else None
+
+
+def verify_compact(token: str, key: Ed25519PublicKey) -> bytes | None:
+    """The payload of an EdDSA compact JWS whose signature holds, else None.
+
+    Done by hand rather than with PyJWT's decoder: its per-character base64 check cost
+    about 1 ms per card, a third of the platform's time per request; the cryptography
+    that matters (Ed25519 verify) is the same library call.
+    """
+    try:
+        head, payload, sig = token.split(".")
+        key.verify(_b64(sig), f"{head}.{payload}".encode("ascii"))
+        return _b64(payload)
+    except (ValueError, TypeError, UnicodeEncodeError, InvalidSignature):
+        return None
 
 
 def peek_amc(token: str) -> str | None:
@@ -61,11 +82,13 @@ def verify_card(token: str, public_key: Callable[[str], Ed25519PublicKey | None]
     key = public_key(kid)
     if key is None:
         return None, "UNKNOWN_AMC"
+    raw = verify_compact(token, key)
+    if raw is None:
+        return None, "CARD_SIGNATURE_INVALID"
     try:
-        raw = _JWS.decode(token, key, algorithms=["EdDSA"])
         claims: dict[str, Any] = json.loads(raw)
         card = Card.from_json(claims)
-    except (jwt.PyJWTError, ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, AttributeError):
         return None, "CARD_SIGNATURE_INVALID"
     if kid != f"amc-{card.amc}":  # a card signed by one AMC's key cannot speak for another
         return None, "CARD_SIGNATURE_INVALID"

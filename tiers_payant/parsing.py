@@ -20,6 +20,8 @@ M = TypeVar("M", bound=BaseModel)
 
 def json_depth(raw: bytes) -> int:
     """Nesting depth of a JSON text, counted outside strings, without parsing it."""
+    if raw.count(b"{") + raw.count(b"[") <= MAX_JSON_DEPTH:  # fast path: cannot be deeper
+        return raw.count(b"{") + raw.count(b"[")
     depth = deepest = 0
     in_str = escaped = False
     for byte in raw:

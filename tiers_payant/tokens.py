@@ -6,11 +6,15 @@ working during an outage with the token obtained before it, until that token exp
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
+
+import json
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from .cards import card_kid, verify_compact
 from .problems import Problem
 
 ISSUER = "tiers-payant-sim"
@@ -40,20 +44,32 @@ def bearer(header: str | None) -> str:
 
 
 def verify_token(token: str, keys: dict[str, Ed25519PublicKey], now: float) -> Principal:
+    """Signature checked once per (token, key); expiry checked on every call."""
+    kid = card_kid(token)
+    key = keys.get(kid) if kid is not None else None
+    if key is None:
+        raise Problem("UNAUTHORIZED", "unknown token key",
+                      headers={"WWW-Authenticate": 'Bearer realm="tiers-payant", error="invalid_token"'})
+    p = _verified(token, key.public_bytes_raw())
+    if p.expires_at <= now:
+        raise Problem("UNAUTHORIZED", "the token has expired",
+                      headers={"WWW-Authenticate": 'Bearer realm="tiers-payant", error="invalid_token"'})
+    return p
+
+
+@lru_cache(maxsize=4096)
+def _verified(token: str, raw_key: bytes) -> Principal:
     def fail(detail: str) -> Problem:
         return Problem("UNAUTHORIZED", detail,
                        headers={"WWW-Authenticate": 'Bearer realm="tiers-payant", error="invalid_token"'})
+    raw = verify_compact(token, Ed25519PublicKey.from_public_bytes(raw_key))  # same EdDSA check as cards; see cards.verify_compact
     try:
-        kid = jwt.get_unverified_header(token).get("kid")
-        key = keys.get(kid) if isinstance(kid, str) else None
-        if key is None:
-            raise fail("unknown token key")
-        claims: dict[str, Any] = jwt.decode(token, key, algorithms=["EdDSA"], issuer=ISSUER,
-                                            options={"verify_exp": False, "require": ["exp", "sub"]})
-    except jwt.PyJWTError:
+        claims: dict[str, Any] = json.loads(raw) if raw is not None else {}
+        if not isinstance(claims, dict) or claims.get("iss") != ISSUER or "exp" not in claims or "sub" not in claims:
+            raise ValueError
+        float(claims["exp"])
+    except (ValueError, TypeError):
         raise fail("the token does not verify") from None
-    if float(claims["exp"]) <= now:
-        raise fail("the token has expired")
     try:
         return Principal(str(claims["sub"]), str(claims["rpps"]), str(claims["profession"]), int(claims["cv"]),
                          float(claims["exp"]))
