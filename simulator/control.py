@@ -1,0 +1,165 @@
+"""The control API: faults, their history and counters, on the control port only.
+
+gunicorn serves one Flask app on two sockets (the platform's internal port behind the
+fault proxy, and the control port), so which API a request may reach is decided by the
+socket it arrived on, not by the Host header a client can forge. Every call on the
+control port needs the admin token, even a wrong path (a 401 before a 404 keeps the
+route map from strangers). Blueprints named `control` or `control_*` belong to this port.
+"""
+from __future__ import annotations
+
+import hmac
+import json
+import math
+import time
+
+from flask import Blueprint, current_app, request
+
+from tiers_payant.httpkit import json_response, read_json_body
+from tiers_payant.parsing import MAX_JSON_DEPTH, json_depth
+from tiers_payant.problems import FieldError, Problem
+
+from .faults.plan import (PlanError, applied_history, fault_at, parse_fault, parse_timeline, plan_from_json,
+                          single_fault_plan)
+
+bp = Blueprint("control", __name__)
+TRANSPORT_MODES = ("down", "blackhole", "reset", "flap")
+
+
+def svc():
+    return current_app.extensions["platform"]
+
+
+def request_port() -> int | None:
+    sock = request.environ.get("gunicorn.socket")
+    try:
+        return int(sock.getsockname()[1]) if sock is not None else int(request.environ.get("SERVER_PORT", ""))
+    except (OSError, TypeError, ValueError, IndexError):
+        return None
+
+
+def on_control_port() -> bool:
+    return request_port() == svc().settings.control_port
+
+
+def is_control_blueprint(name: str | None) -> bool:
+    return name is not None and (name == "control" or name.startswith(("control_", "control.")))
+
+
+def require_admin() -> None:
+    """401 problem unless `Authorization: Bearer <admin token>`; constant-time compare."""
+    expected = svc().settings.admin_token.encode()
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if not (expected and scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), expected)):
+        raise Problem("UNAUTHORIZED", "the control API needs Authorization: Bearer <admin token>",
+                      headers={"WWW-Authenticate": 'Bearer realm="control"'})
+
+
+@bp.before_app_request
+def _dispatch():
+    control_port, control_route = on_control_port(), is_control_blueprint(request.blueprint)
+    if control_port:
+        require_admin()
+        if request.path == "/healthz":  # the platform's /healthz has the same rule; this port answers its own
+            return json_response({"status": "ok", "api": "control"})
+        if not control_route:
+            raise Problem("NOT_FOUND", "not a control API route")
+    elif control_route:
+        raise Problem("NOT_FOUND", "no such resource")
+    return None
+
+
+def _body() -> tuple[dict, int]:
+    """The JSON object posted, and the seed of random choices (its `seed`, else the platform's)."""
+    raw = read_json_body()
+    if json_depth(raw) > MAX_JSON_DEPTH:
+        raise Problem("MALFORMED_JSON", f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise Problem("MALFORMED_JSON", "the body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise Problem("VALIDATION_FAILED", "the body must be a JSON object", [FieldError("", "expected an object")])
+    seed = body.pop("seed", svc().settings.seed)
+    if type(seed) is not int:
+        raise Problem("VALIDATION_FAILED", "seed must be an integer", [FieldError("/seed", "must be an integer")])
+    return body, seed
+
+
+def _set_plan(build) -> object:
+    try:
+        plan = build()
+    except PlanError as e:
+        raise Problem("VALIDATION_FAILED", str(e), [FieldError(path, msg) for path, msg in e.errors]) from None
+    svc().store.set_plan(plan.to_json())
+    return json_response(fault_state(svc().store.plans(), time.time()), 201)
+
+
+@bp.post("/v1/faults")
+def set_fault():
+    body, seed = _body()
+    return _set_plan(lambda: single_fault_plan(parse_fault(body), time.time(), seed))
+
+
+@bp.post("/v1/faults/timeline")
+def set_timeline():
+    body, seed = _body()
+    return _set_plan(lambda: parse_timeline(body, time.time(), seed))
+
+
+@bp.get("/v1/faults")
+def faults():
+    return json_response(fault_state(svc().store.plans(), time.time()))
+
+
+def fault_history(plans: list[dict], now: float) -> list[dict]:
+    """Applied faults over every plan set so far (absolute epoch times); a plan ends when the next starts."""
+    out = []
+    for i, plan in enumerate(plans):
+        end = plans[i + 1].started_at if i + 1 < len(plans) else math.inf
+        for entry in applied_history(plan, min(now, end)):
+            if entry["at"] < end:
+                out.append({**entry, "until": entry["until"] if entry["until"] is not None or end > now else end})
+    return out
+
+
+def fault_state(stored: list[tuple[float, dict]], now: float) -> dict:
+    """What `GET /v1/faults` answers; pure, from the stored plans and `now`."""
+    plans = [plan_from_json(p) for _, p in stored]
+    if not plans:
+        return {"now": now, "current": {"mode": "up"}, "since": None, "plan": None, "history": []}
+    current, since = fault_at(plans[-1], now)
+    return {"now": now, "current": current.to_json(), "since": since, "plan": plans[-1].to_json(),
+            "history": fault_history(plans, now)}
+
+
+def stats_from(counters: dict[str, int], history: list[dict], advices: tuple[int, int], suspended: int) -> dict:
+    """`GET /stats` from summed counters, fault history, (advices received, unique) and suspensions."""
+    requests: dict[str, dict[str, int]] = {}
+    http_faults: dict[str, int] = {}
+    for name, value in sorted(counters.items()):
+        kind, _, rest = name.partition(".")
+        if kind == "requests":
+            op, _, status = rest.rpartition(".")
+            requests.setdefault(op, {})[status] = value
+        elif kind == "faults":
+            http_faults[rest] = value
+    transport: dict[str, int] = {}
+    for entry in history:
+        if entry["mode"] in TRANSPORT_MODES:
+            transport[entry["mode"]] = transport.get(entry["mode"], 0) + 1
+    received, unique = advices
+    return {"requests": requests,
+            "faults_applied": {"total": sum(http_faults.values()) + sum(transport.values()),
+                               "http": http_faults, "transport": transport},
+            "advices": {"received": received, "unique": unique, "duplicates": received - unique},
+            "suspended_accounts": suspended}
+
+
+@bp.get("/stats")
+def stats():
+    store = svc().store
+    adv = store.query("SELECT COALESCE(SUM(copies), 0) AS r, COUNT(*) AS u FROM advices")[0]
+    suspended = store.query("SELECT COUNT(*) AS n FROM accounts WHERE suspended_at IS NOT NULL")[0]["n"]
+    history = fault_state(store.plans(), time.time())["history"]
+    return json_response(stats_from(store.counters(), history, (adv["r"], adv["u"]), suspended))
