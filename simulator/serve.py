@@ -49,7 +49,7 @@ def gunicorn_command(s: Settings) -> list[str]:
     return [sys.executable, "-m", "gunicorn", "--workers", str(s.workers), "--worker-class", "gthread",
             "--threads", str(s.threads), "--bind", f"127.0.0.1:{s.internal_port}",
             "--bind", f"{s.control_host}:{s.control_port}", "--graceful-timeout", "5", "--timeout", "60",
-            "--keep-alive", "30", "--backlog", "2048", "simulator.wsgi:app"]
+            "--keep-alive", "30", "--backlog", "2048", "--no-control-socket", "simulator.wsgi:app"]
 
 
 def serve(settings: Settings) -> int:

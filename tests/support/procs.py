@@ -66,10 +66,13 @@ def _spawn(args: list[str], env: dict[str, str], log_path: Path) -> subprocess.P
 
 def start_platform(tmp: Path, beneficiaries: int = 20_000, seed: int = 42, workers: int = 2,
                    extra_args: tuple[str, ...] = (), env: dict[str, str] | None = None,
-                   timeout_s: float = 60.0) -> Proc:
-    port, control = free_port(), free_port()
+                   timeout_s: float = 60.0, port: int | None = None, control: int | None = None) -> Proc:
+    """`port`/`control` given: a restart on the same ports and state directory (an outage's end)."""
+    port, control = port or free_port(), control or free_port()
     state = tmp / f"platform-{port}"
     log_path = tmp / f"platform-{port}.log"
+    if log_path.exists():
+        log_path = tmp / f"platform-{port}-{int(time.time() * 1000)}.log"
     p = _spawn(["-m", "simulator", "serve", "--port", str(port), "--control-port", str(control),
                 "--state-dir", str(state), "--beneficiaries", str(beneficiaries), "--seed", str(seed),
                 "--workers", str(workers), *extra_args],
@@ -85,12 +88,19 @@ def start_platform(tmp: Path, beneficiaries: int = 20_000, seed: int = 42, worke
     return proc
 
 
+def restart_platform(tmp: Path, old: Proc, **kwargs) -> Proc:
+    return start_platform(tmp, beneficiaries=old.extra["beneficiaries"], seed=old.extra["seed"],
+                          port=old.extra["port"], control=int(old.extra["control"].rsplit(":", 1)[1]), **kwargs)
+
+
 def start_gateway(tmp: Path, platform_url: str, resilience: str = "full", journal: Path | None = None,
                   port: int | None = None, workers: int = 2, env: dict[str, str] | None = None,
                   wait_ready: bool = True, timeout_s: float = 60.0) -> Proc:
     port = port or free_port()
     journal = journal or tmp / "journal.sqlite"
     log_path = tmp / f"gateway-{port}.log"
+    if log_path.exists():
+        log_path = tmp / f"gateway-{port}-{int(time.time() * 1000)}.log"
     p = _spawn(["-m", "gateway", "serve", "--port", str(port), "--platform", platform_url,
                 "--journal", str(journal), "--resilience", resilience, "--workers", str(workers)],
                env or {}, log_path)

@@ -1,0 +1,232 @@
+"""Gateway benchmark (not a test): `full` versus `naive` through the same outage, and the hop's cost.
+
+    python benchmarks/gateway_bench.py [--rate 30] [--healthy-s 8] [--outage-s 8] [--recovery-s 14]
+                                       [--fault blackhole|down] [--json out.json]
+
+One platform process; for each resilience mode a fresh gateway, an open-loop load of
+eligibility checks at `--rate` per second (latency counted from each request's scheduled
+send time, so a stalled gateway cannot hide its queue), and the same fault timeline set
+through the platform's control API: healthy, then `--fault` (blackhole: connections
+accepted, never answered), then up again. Prints p50/p99 and error share per phase and
+mode, the time from the cut to the first fast offline answer, from the return to a closed
+breaker, the drain rate and live p95 while draining, and the gateway's added latency over a
+direct platform call when all is well. Goals (from the issue) are checked at the end.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests.support.procs import ADMIN_TOKEN, accounts, cards, login, start_gateway, start_platform  # noqa: E402
+
+GW_ENV = {"GW_THREADS": "64"}  # both modes alike: enough threads that naive's queue is its own doing
+CLIENT_TIMEOUT_S = 35.0
+
+
+def pct(xs: list[float], p: float) -> float | None:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))] if xs else None
+
+
+def ms(x: float | None) -> str:
+    return "-" if x is None else f"{x * 1000:.1f} ms"
+
+
+class Load:
+    """Open loop: request i is due at start + i/rate, whatever happened to the others."""
+
+    def __init__(self, url: str, bodies: list[dict], headers: dict, rate: float) -> None:
+        self.url, self.bodies, self.headers, self.rate = url, bodies, headers, rate
+        self.local = threading.local()
+        self.records: list[dict] = []
+        self.lock = threading.Lock()
+
+    def fire(self, i: int, due: float) -> None:
+        s = getattr(self.local, "s", None) or requests.Session()
+        self.local.s = s
+        rec = {"due": due, "status": None, "mode": None}
+        try:
+            r = s.post(self.url + "/v1/eligibility", json=self.bodies[i % len(self.bodies)], headers=self.headers,
+                       timeout=CLIENT_TIMEOUT_S)
+            rec["status"] = r.status_code
+            rec["mode"] = r.headers.get("X-Gateway-Mode")
+        except requests.RequestException:
+            pass
+        rec["done"] = time.monotonic()
+        rec["latency"] = rec["done"] - due
+        with self.lock:
+            self.records.append(rec)
+
+    def run(self, duration_s: float, pool: ThreadPoolExecutor) -> list:
+        start, futures = time.monotonic(), []
+        for i in range(int(duration_s * self.rate)):
+            due = start + i / self.rate
+            time.sleep(max(0.0, due - time.monotonic()))
+            futures.append(pool.submit(self.fire, i, due))
+        return futures
+
+
+def set_fault(platform, mode: str) -> None:
+    """Through the control API; if it is not there, freeze (SIGSTOP) or thaw the platform."""
+    try:
+        r = requests.post(platform.extra["control"] + "/v1/faults", json={"mode": mode},
+                          headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=5)
+        r.raise_for_status()
+    except requests.RequestException:
+        os.killpg(platform.proc.pid, signal.SIGCONT if mode == "up" else signal.SIGSTOP)
+
+
+def watch_status(url: str, stop: threading.Event, out: list) -> None:
+    s = requests.Session()
+    while not stop.wait(0.05):
+        try:
+            out.append((time.monotonic(), s.get(url + "/v1/status", timeout=1).json()))
+        except (requests.RequestException, ValueError):
+            pass
+
+
+def added_latency(platform_url: str, gateway_url: str, body: dict, headers: dict, n: int = 400) -> dict:
+    direct, via, s = [], [], requests.Session()
+    for i in range(n + 40):  # interleaved, the first 40 as warm-up
+        for base, out in ((platform_url, direct), (gateway_url, via)):
+            t = time.perf_counter()
+            s.post(base + "/v1/eligibility", json=body, headers=headers, timeout=5).raise_for_status()
+            if i >= 40:
+                out.append(time.perf_counter() - t)
+    d, v = statistics.median(direct), statistics.median(via)
+    return {"direct_p50_ms": d * 1000, "gateway_p50_ms": v * 1000, "added_p50_ms": (v - d) * 1000, "ratio": v / d}
+
+
+def outage_run(tmp: Path, platform, mode: str, bodies: list, headers: dict, a) -> dict:
+    (tmp / mode).mkdir(exist_ok=True)
+    gw = start_gateway(tmp / mode, platform.url, resilience=mode, env=GW_ENV)
+    try:
+        extra = added_latency(platform.url, gw.url, bodies[0], headers) if mode == "full" else {}
+        load, stop, seen = Load(gw.url, bodies, headers, a.rate), threading.Event(), []
+        watcher = threading.Thread(target=watch_status, args=(gw.url, stop, seen), daemon=True)
+        with ThreadPoolExecutor(max_workers=400) as pool:
+            watcher.start()
+            t0 = time.monotonic()
+            timer = threading.Thread(target=lambda: load.run(a.healthy_s + a.outage_s + a.recovery_s, pool))
+            timer.start()
+            time.sleep(a.healthy_s)
+            set_fault(platform, a.fault)
+            cut = time.monotonic()
+            time.sleep(a.outage_s)
+            set_fault(platform, "up")
+            back = time.monotonic()
+            timer.join()
+        stop.set()
+        return {"mode": mode, "t0": t0, "cut": cut, "back": back, "records": load.records, "status": seen, **extra}
+    finally:
+        gw.stop()
+
+
+def summarise(run: dict, a) -> dict:
+    recs, cut, back = run["records"], run["cut"], run["back"]
+    def phase(lo, hi):
+        sel = [r for r in recs if lo <= r["due"] < hi]
+        lat = [r["latency"] for r in sel]
+        err = sum(1 for r in sel if not r["status"] or r["status"] >= 500) / len(sel) if sel else None
+        return {"n": len(sel), "p50": pct(lat, 50), "p95": pct(lat, 95), "p99": pct(lat, 99), "errors": err}
+    out = {"healthy": phase(run["t0"], cut), "outage": phase(cut, back), "recovery": phase(back, float("inf"))}
+    states = [(t, s["breaker"]["state"]) for t, s in run["status"] if isinstance(s.get("breaker"), dict)]
+    opened = next((t for t, st in states if t >= cut and st == "open"), None)
+    closed = next((t for t, st in states if t >= back and st == "closed"), None)
+    out["breaker_open_after_s"] = None if opened is None else opened - cut
+    out["closed_after_return_s"] = None if closed is None else closed - back
+    if opened is not None:
+        out["outage_after_open"] = phase(opened, back)
+    fast = max(0.05, 2 * (out["healthy"]["p99"] or 0))
+    first = [r["done"] - cut for r in recs if r["mode"] == "offline" and r["latency"] <= fast and r["due"] >= cut]
+    out["first_fast_offline_s"] = min(first) if first else None
+    drained = [(t, s["journal"]) for t, s in run["status"] if t >= back and "journal" in s]
+    start = next((t for t, j in drained if j["drained"] > 0), None)
+    end = next((t for t, j in drained if start and t > start and j["pending"] == 0), None)
+    if start and end:
+        total = drained[-1][1]["drained"]
+        out["drain"] = {"advices": total, "seconds": end - start, "rate_per_s": total / max(end - start, 1e-3),
+                        "live_p95_during": phase(start, end)["p95"]}
+    for key in ("direct_p50_ms", "gateway_p50_ms", "added_p50_ms", "ratio"):
+        if key in run:
+            out.setdefault("added_latency", {})[key] = run[key]
+    return out
+
+
+def report(full: dict, naive: dict, a) -> list[str]:
+    lines = [f"outage: {a.fault} for {a.outage_s}s at {a.rate}/s (healthy {a.healthy_s}s, recovery {a.recovery_s}s)"]
+    for name, s in (("full", full), ("naive", naive)):
+        for ph in ("healthy", "outage", "outage_after_open", "recovery"):
+            if ph in s:
+                p = s[ph]
+                lines.append(f"  {name:5} {ph:18} n={p['n']:4} p50={ms(p['p50']):>10} p99={ms(p['p99']):>10} "
+                             f"errors={(p['errors'] or 0) * 100:5.1f}%")
+    f_all, n_all = full["outage"]["p99"], naive["outage"]["p99"]
+    f_open = full.get("outage_after_open", {}).get("p99")
+    lines.append(f"  outage p99 ratio naive/full: {n_all / f_all:.0f}x (whole outage), "
+                 f"{(n_all / f_open) if f_open else float('nan'):.0f}x (after the breaker opened)")
+    lines.append(f"  first fast offline answer: {full['first_fast_offline_s']:.3f} s after the cut"
+                 if full["first_fast_offline_s"] is not None else "  first fast offline answer: none")
+    lines.append(f"  breaker opened {full['breaker_open_after_s']}, closed {full['closed_after_return_s']} s after return")
+    if "drain" in full:
+        d = full["drain"]
+        lines.append(f"  drain: {d['advices']} advices in {d['seconds']:.1f} s = {d['rate_per_s']:.0f}/s; "
+                     f"live p95 during drain {ms(d['live_p95_during'])} vs healthy {ms(full['healthy']['p95'])}")
+    al = full.get("added_latency", {})
+    if al:
+        lines.append(f"  added latency (all well): direct p50 {al['direct_p50_ms']:.2f} ms, via gateway "
+                     f"{al['gateway_p50_ms']:.2f} ms: +{al['added_p50_ms']:.2f} ms, ratio {al['ratio']:.2f}")
+    goals = {"outage p99 after open <= 2x healthy p99": f_open is not None and f_open <= 2 * full["healthy"]["p99"],
+             "naive p99 >= 50x full p99 (after open)": f_open is not None and n_all >= 50 * f_open,
+             "first fast offline answer <= 1 s": (full["first_fast_offline_s"] or 99) <= 1.0,
+             "closed <= 3 s after return": (full["closed_after_return_s"] or 99) <= 3.0,
+             "added p50 < 1 ms": al.get("added_p50_ms", 99) < 1.0}
+    lines += [f"  goal {'MET   ' if ok else 'MISSED'} {g}" for g, ok in goals.items()]
+    return lines
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--rate", type=float, default=30.0)
+    p.add_argument("--healthy-s", type=float, default=8.0)
+    p.add_argument("--outage-s", type=float, default=8.0)
+    p.add_argument("--recovery-s", type=float, default=14.0)
+    p.add_argument("--fault", choices=["blackhole", "down"], default="blackhole")
+    p.add_argument("--json", default=None, help="also write the summaries here")
+    a = p.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="gwbench-"))
+    platform = start_platform(tmp, extra_args=("--detection", "off"), env={"SIM_RATE_PER_S": "0"})
+    try:
+        acc = next(x for x in accounts(4) if x["profession"] == "28")
+        headers = {"Authorization": "Bearer " + login(platform.url, acc["client_id"], acc["client_secret"])}
+        bodies = [{"card": c["card"], "beneficiary": c["beneficiary"], "domain": c["domain"]}
+                  for c in cards(300) if c["expect"].get("decision") == "eligible"]
+        runs = {}
+        for mode in ("full", "naive"):
+            print(f"running {mode}...", flush=True)
+            runs[mode] = summarise(outage_run(tmp, platform, mode, bodies, headers, a), a)
+        out = report(runs["full"], runs["naive"], a)
+        print("\n".join(out))
+        if a.json:
+            Path(a.json).write_text(json.dumps(runs, indent=2, default=str))
+    finally:
+        set_fault(platform, "up")
+        platform.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""Composition root of the gateway: one Settings in, one Flask app out.
+
+`create_app(settings, start_background=True)` is what each gunicorn worker runs (after the
+fork): it opens the shared journal, breaker file and caches, and competes for the
+background leadership. Tests call it with `start_background=False` and, when they need
+to, their own `Services`.
+"""
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import time
+from dataclasses import dataclass
+
+from flask import Flask
+
+from gateway.background import Background
+from gateway.breaker_shared import SharedBreaker
+from gateway.cached import CachedPlatform
+from gateway.journal import Journal
+from gateway.leader import BackgroundLeader, run_when_leader
+from gateway.metrics import BREAKER_TRANSITIONS
+from gateway.offline import OfflineDesk
+from gateway.routes import bp
+from gateway.service import GatewayService
+from gateway.settings import Settings, from_env
+from gateway.upstream import Upstream
+from tiers_payant.httpkit import install, log_event, setup_logging
+
+log = logging.getLogger("gateway")
+
+
+@dataclass
+class Services:
+    settings: Settings
+    journal: Journal
+    breaker: SharedBreaker | None
+    cached: CachedPlatform
+    upstream: Upstream
+    gateway: GatewayService
+    leader: BackgroundLeader | None = None
+
+    def status(self) -> dict:
+        """GET /v1/status, also the source of the scrape-time gauges."""
+        j = self.journal.status() if self.settings.resilience == "full" else {}
+        breaker = self.breaker.snapshot() if self.breaker else {"state": "disabled"}
+        return {"resilience": self.settings.resilience, "platform": self.settings.platform_url,
+                "breaker": breaker,
+                "journal": {k: j.get(k, 0) for k in ("recorded", "pending", "drained")},
+                "reconciliation": {**{k: j.get(k, 0) for k in ("confirmed", "adjusted", "rejected")},
+                                   "exposure_eur": j.get("exposure_eur", "0.00")},
+                "caches": self.cached.ages(time.time()), "worker": os.getpid(),
+                "leader": bool(self.leader and self.leader.is_leader)}
+
+
+def _on_transition(old: str, new: str) -> None:
+    BREAKER_TRANSITIONS.labels(old, new).inc()
+    log_event(log, "breaker_transition", logging.WARNING, from_state=old, to_state=new)
+
+
+def build_services(settings: Settings) -> Services:
+    os.makedirs(settings.state_dir, exist_ok=True)
+    journal = Journal(settings.journal_path)
+    cached = CachedPlatform(settings.cache_path)
+    full = settings.resilience == "full"
+    breaker = SharedBreaker(settings.breaker_path, settings.breaker_config, on_transition=_on_transition) if full else None
+    upstream = Upstream(settings, breaker)
+    offline = OfflineDesk(settings, cached, journal) if full else None
+    if full:
+        journal.check()  # fail at start-up, not at the first offline acceptance
+    return Services(settings, journal, breaker, cached, upstream, GatewayService(settings.resilience, upstream, offline))
+
+
+def start_background(services: Services) -> None:
+    if services.settings.resilience != "full" or services.breaker is None:
+        return
+    work = Background(services.settings, services.breaker, services.cached, services.journal)
+    services.leader = run_when_leader(services.settings.leader_lock_path, work.run, retry_s=0.5)
+    atexit.register(services.leader.stop, 3.0)
+
+
+def create_app(settings: Settings | None = None, *, services: Services | None = None,
+               background: bool = False) -> Flask:
+    setup_logging()
+    settings = settings or from_env()
+    services = services or build_services(settings)
+    app = Flask("gateway")
+    app.extensions["gateway"] = services
+    install(app, log)
+    app.register_blueprint(bp)
+    if background:
+        start_background(services)
+    return app

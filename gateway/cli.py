@@ -1,0 +1,30 @@
+"""`python -m gateway serve [--host] [--port] [--platform] [--journal] [--resilience] [--workers]`."""
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+
+from gateway.settings import from_env
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m gateway", description="Tiers-payant eligibility gateway")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the gateway under gunicorn")
+    serve.add_argument("--host", default=None)
+    serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--platform", default=None, help="platform base URL (default http://127.0.0.1:8081)")
+    serve.add_argument("--journal", default=None, help="SQLite journal path; caches and shared state go beside it")
+    serve.add_argument("--resilience", choices=["full", "naive"], default=None)
+    serve.add_argument("--workers", type=int, default=None)
+    serve.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args(argv)
+    s = from_env()
+    for flag, name in (("host", "host"), ("port", "port"), ("platform", "platform_url"),
+                       ("journal", "journal_path"), ("resilience", "resilience"), ("workers", "workers"),
+                       ("threads", "threads")):
+        if getattr(args, flag) is not None:
+            s = replace(s, **{name: getattr(args, flag)})
+    s = replace(s, platform_url=s.platform_url.rstrip("/"))
+    from gateway.serve import serve as run
+    return run(s)

@@ -1,0 +1,180 @@
+"""The offline stand-in's shell: authenticate, check, compute, decide, journal, answer.
+
+Used when the platform was not asked (`cause`: unreachable, timeout, breaker_open). The
+decision itself is `standin.decide_offline` (pure); this module gathers its inputs from
+the cached JWKS / revocations / policies and the journal, and writes every acceptance to
+the journal *before* the answer leaves. Choices:
+- every offline answer is `provisional: true`: the platform has the last word;
+- amounts come from `compute_pec` with the card's guarantee level and no history
+  (`check_renewal=False`): renewal is the platform's to judge at reconciliation;
+- velocity counts only offline PECs (an eligibility check commits no money);
+- a PEC sent with an Idempotency-Key gets a reference derived from (account, key), so a
+  retried call finds its first answer in the journal instead of a second acceptance.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any, Callable
+
+from gateway.cached import CachedPlatform
+from gateway.journal import Journal, JournalError, OfflineEntry, new_reference
+from gateway.pec_checks import (check_pec_request, line_json, offline_request, paris_day, price_offline,
+                                 refused_answer)
+from gateway.standin import OfflineCounts, decide_offline
+from tiers_payant.cards import verify_card
+from tiers_payant.httpkit import log_event
+from tiers_payant.model import eur
+from tiers_payant.parsing import parse_model
+from tiers_payant.privacy import beneficiary_key
+from tiers_payant.problems import Problem
+from tiers_payant.schemas import EligibilityRequest, PecRequest
+from tiers_payant.tokens import Principal, bearer, verify_token
+
+log = logging.getLogger("gateway.offline")
+
+
+class OfflineDesk:
+    def __init__(self, settings, cached: CachedPlatform, journal: Journal,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.s, self.cached, self.journal, self.clock = settings, cached, journal, clock
+
+    def principal(self, authorization: str | None) -> Principal:
+        token = bearer(authorization)
+        keys = self.cached.keys("token")
+        if keys is None:
+            raise Problem("PLATFORM_UNAVAILABLE", "the platform cannot be reached and its keys were never cached")
+        p = verify_token(token, keys, self.clock())
+        revocations = self.cached.revocations()
+        if revocations is not None and p.client_id in revocations.accounts:
+            raise Problem("ACCOUNT_SUSPENDED", "this account is suspended")
+        return p
+
+    # -- eligibility -----------------------------------------------------------------
+    def eligibility(self, raw: bytes, authorization: str | None, cause: str) -> dict[str, Any]:
+        p = self.principal(authorization)
+        req = parse_model(EligibilityRequest, raw)
+        now = self.clock()
+        on = req.date or paris_day(now)
+        card, error = verify_card(req.card, self.cached.card_key)
+        policy = self.cached.policy(card.amc) if card else None
+        d = decide_offline(card, error, offline_request(req), policy, self.cached.revocations(),
+                           OfflineCounts(0, Decimal(0)), now, today=on)
+        base = {"mode": "offline", "provisional": True, "request_id": uuid.uuid4().hex, "offline_cause": cause}
+        if not d.accepted or card is None:
+            return self._logged("eligibility", {"decision": "not_eligible", "reason": d.reason, "coverage": None,
+                                                "journal_reference": None, **base}, cause)
+        ref = new_reference()
+        answer = {"decision": "eligible", "reason": None, "journal_reference": ref, **base,
+                  "coverage": {"domain": req.domain, "level": card.guarantee(req.domain),
+                               "valid_to": card.valid_to.isoformat(), "responsable": card.responsable}}
+        entry = OfflineEntry(uuid.uuid4().hex, "eligibility", now, card.amc, card.serial, self._bkey(req),
+                             req.domain, Decimal(0), cause, {"request": json.loads(raw), "answer": answer},
+                             p.client_id)
+        return self._journaled(entry, ref, answer, {"decision": "not_eligible", "coverage": None, **base})
+
+    # -- PEC -------------------------------------------------------------------------
+    def pec(self, raw: bytes, authorization: str | None, cause: str, idem_key: str | None) -> dict[str, Any]:
+        p = self.principal(authorization)
+        req = parse_model(PecRequest, raw)
+        now = self.clock()
+        on = req.date or paris_day(now)
+        lines = check_pec_request(req, p, on)
+        ref, advice_id = self._ids(p.client_id, idem_key)
+        body_sha = hashlib.sha256(raw).hexdigest()
+        if idem_key:
+            replay = self._replay(ref, p.client_id, body_sha)
+            if replay is not None:
+                return replay
+        card, error = verify_card(req.card, self.cached.card_key)
+        result = price_offline(req, card, lines, on)
+        policy = self.cached.policy(card.amc) if card else None
+        bkey = self._bkey(req)
+        counts = self._counts(bkey, now - policy.period_days * 86_400) if policy else OfflineCounts(0, Decimal(0))
+        d = decide_offline(card, error, offline_request(req, lines), policy, self.cached.revocations(), counts, now,
+                           amc_amount_eur=result.amc if result else Decimal(0), regulated_only=True, today=on)
+        base = {"mode": "offline", "provisional": True, "request_id": uuid.uuid4().hex, "offline_cause": cause}
+        total = sum((ln.price * ln.quantity for ln in lines), Decimal(0))
+        if not d.accepted or result is None or result.decision == "refused" or card is None:
+            reason = d.reason or (result.reason if result else "OFFLINE_DEFAULT_DECLINE")
+            reasons = list(d.reasons) if not d.accepted else [reason]
+            shown = result if d.accepted else None  # lines priced for a card that was declined would mislead
+            return self._logged("pec", refused_answer(reason, reasons, shown, total, base), cause)
+        answer = {"decision": result.decision, "reason": result.reason,
+                  "reasons": sorted({ln.reason for ln in result.lines if ln.reason}), "pec_number": ref,
+                  "lines": [line_json(ln) for ln in result.lines], "amo": eur(result.amo), "amc": eur(result.amc),
+                  "patient": eur(result.patient),
+                  "expires_on": (on + timedelta(days=self.s.pec_validity_days)).isoformat(),
+                  "journal_reference": ref, **base}
+        entry = OfflineEntry(advice_id, "pec", now, card.amc, card.serial, bkey, req.domain, result.amc, cause,
+                             {"request": json.loads(raw), "answer": answer, "body_sha256": body_sha}, p.client_id)
+        return self._journaled(entry, ref, answer, refused_answer("PLATFORM_UNAVAILABLE", ["PLATFORM_UNAVAILABLE"],
+                                                            None, total, base))
+
+    def pec_status(self, reference: str, authorization: str | None) -> dict[str, Any]:
+        p = self.principal(authorization)
+        entry = self.journal.get(reference)
+        if entry is None or entry["client_id"] != p.client_id or entry["operation"] != "pec":
+            raise Problem("NOT_FOUND", "no PEC with this number for this account")
+        a = entry["payload"]["answer"]
+        status = {None: "provisional", "confirmed": "valid"}.get(entry["verdict"], entry["verdict"])
+        return {"pec_number": reference, "status": status, "decision": a["decision"], "amo": a["amo"],
+                "amc": a["amc"], "patient": a["patient"], "expires_on": a["expires_on"], "lines": a["lines"],
+                "mode": "offline", "provisional": entry["state"] == "pending", "journal_reference": reference,
+                "reconciliation": {"state": entry["state"], "verdict": entry["verdict"],
+                                   "reason": entry["verdict_reason"], "platform_amc_eur": entry["platform_amc_eur"]}}
+
+    # -- helpers ---------------------------------------------------------------------
+    def _journaled(self, entry: OfflineEntry, ref: str, answer: dict, declined: dict) -> dict[str, Any]:
+        """Write first, answer after: no journal, no acceptance."""
+        try:
+            answer["journal_reference"] = self.journal.record(entry, ref)
+        except (JournalError, ValueError) as exc:
+            log_event(log, "journal_write_failed", logging.ERROR, error=str(exc)[:200])
+            return self._logged(entry.operation, {**declined, "reason": "PLATFORM_UNAVAILABLE",
+                                                  "journal_reference": None}, entry.cause)
+        return self._logged(entry.operation, answer, entry.cause, entry.beneficiary_key)
+
+    def _logged(self, op: str, answer: dict, cause: str, bkey: str | None = None) -> dict[str, Any]:
+        log_event(log, "offline_answer", op=op, decision=answer["decision"], reason=answer.get("reason"),
+                  cause=cause, reference=answer.get("journal_reference"), beneficiary=bkey)
+        return answer
+
+    def _bkey(self, req: EligibilityRequest) -> str:
+        b = req.beneficiary
+        return beneficiary_key(self.s.log_key, b.nir.upper(), b.birth_date, b.birth_rank)
+
+    def _ids(self, client_id: str, idem_key: str | None) -> tuple[str, str]:
+        if not idem_key:
+            return new_reference(), uuid.uuid4().hex
+        digest = hashlib.sha256(f"{client_id}\x1f{idem_key}".encode()).hexdigest()
+        return "J-" + digest[:16], digest[32:64]
+
+    def _replay(self, ref: str, client_id: str, body_sha: str) -> dict[str, Any] | None:
+        try:
+            known = self.journal.get(ref)
+        except JournalError:
+            return None
+        if known is None or known["client_id"] != client_id:
+            return None
+        if known["payload"].get("body_sha256") != body_sha:
+            raise Problem("IDEMPOTENCY_CONFLICT", "this Idempotency-Key was used with another body")
+        return known["payload"]["answer"]
+
+    def _counts(self, bkey: str, since: float) -> OfflineCounts:
+        """Offline PECs of this beneficiary since `since`. Journal.counts counts every
+        operation; eligibility entries must not eat the PEC velocity budget, so this asks
+        the journal's own transaction runner for PECs only. A read failure counts as the
+        limit reached (the safe side)."""
+        try:
+            row = self.journal._run(lambda c: c.execute(  # noqa: SLF001 (see docstring)
+                "SELECT COUNT(*), COALESCE(SUM(amc_cents), 0) FROM offline_entry"
+                " WHERE beneficiary_key=? AND at>=? AND operation='pec'", (bkey, since)).fetchone(), write=False)
+        except JournalError:
+            return OfflineCounts(10**6, Decimal(10**9))
+        return OfflineCounts(int(row[0]), Decimal(int(row[1])) / 100)

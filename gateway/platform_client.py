@@ -1,0 +1,61 @@
+"""The gateway's own account at the platform, for background work (not professionals' calls).
+
+Client-credentials login as the service account (`GW_CLIENT_ID` / `GW_CLIENT_SECRET`),
+token kept until a minute before it expires, re-login once on a 401. Each thread that
+uses the platform in the background owns one of these (requests.Session is not shared).
+"""
+from __future__ import annotations
+
+import time
+
+import requests
+
+
+class PlatformClient:
+    def __init__(self, settings, read_timeout_s: float = 5.0) -> None:
+        self.s = settings
+        self.timeout = (settings.connect_timeout_s, read_timeout_s)
+        self.session = requests.Session()
+        self.session.trust_env = False
+        self._token: str | None = None
+        self._token_until = 0.0
+
+    def _login(self) -> str:
+        if self._token is None or time.monotonic() >= self._token_until:
+            r = self.session.post(self.s.platform_url + "/oauth/token", timeout=self.timeout,
+                                  data={"grant_type": "client_credentials", "client_id": self.s.client_id,
+                                        "client_secret": self.s.client_secret})
+            r.raise_for_status()
+            doc = r.json()
+            self._token = doc["access_token"]
+            self._token_until = time.monotonic() + max(0, int(doc.get("expires_in", 300)) - 60)
+        return self._token
+
+    def _request(self, method: str, path: str, auth: bool, **kwargs) -> dict:
+        for attempt in (1, 2):
+            headers = {"Authorization": "Bearer " + self._login()} if auth else {}
+            r = self.session.request(method, self.s.platform_url + path, headers=headers, timeout=self.timeout,
+                                     **kwargs)
+            if r.status_code == 401 and auth and attempt == 1:
+                self._token = None  # platform restarted with new keys, or credentials reset
+                continue
+            r.raise_for_status()
+            doc = r.json()
+            if not isinstance(doc, dict):
+                raise ValueError("expected a JSON object")
+            return doc
+        raise requests.HTTPError("unauthorised twice")
+
+    def get_json(self, path: str, auth: bool = True) -> dict:
+        return self._request("GET", path, auth)
+
+    def post_json(self, path: str, body: dict) -> dict:
+        return self._request("POST", path, True, json=body)
+
+    def healthz(self, timeout_s: float) -> tuple[bool, bool]:
+        """(answered well, transport failure): a 5xx is an answer, just not a good one."""
+        try:
+            r = self.session.get(self.s.platform_url + "/healthz", timeout=(timeout_s, timeout_s))
+        except requests.RequestException:
+            return False, True
+        return r.status_code < 500, False

@@ -1,0 +1,88 @@
+"""The gateway's HTTP surface: the platform's professional operations, plus its own status."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, request
+
+from gateway.metrics import render
+from tiers_payant.httpkit import json_response, read_json_body
+from tiers_payant.openapi import document, operation, professional_paths
+from tiers_payant.problems import Problem
+
+bp = Blueprint("gateway", __name__)
+
+
+def svc():
+    return current_app.extensions["gateway"]
+
+
+def _answer(a) -> Response:
+    resp = Response(a.body, status=a.status, content_type=a.content_type)
+    resp.headers["X-Gateway-Mode"] = a.mode
+    if a.retry_after:
+        resp.headers["Retry-After"] = a.retry_after
+    return resp
+
+
+def _idempotency_key() -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not (1 <= len(key) <= 128 and key.isprintable()):
+        raise Problem("BAD_REQUEST", "Idempotency-Key must be 1-128 printable characters")
+    return key
+
+
+@bp.post("/v1/eligibility")
+def eligibility():
+    return _answer(svc().gateway.eligibility(read_json_body(), request.headers.get("Authorization")))
+
+
+@bp.post("/v1/pec")
+def pec():
+    key = _idempotency_key()
+    return _answer(svc().gateway.pec(read_json_body(), request.headers.get("Authorization"), key))
+
+
+@bp.get("/v1/pec/<pec_number>")
+def pec_status(pec_number: str):
+    if len(pec_number) > 64 or not pec_number.replace("-", "").isalnum():
+        raise Problem("NOT_FOUND", "no such PEC")
+    return _answer(svc().gateway.pec_status(pec_number, request.headers.get("Authorization")))
+
+
+@bp.get("/v1/status")
+def status():
+    return json_response(svc().status())
+
+
+@bp.get("/metrics")
+def metrics():
+    body, content_type = render(svc().status)
+    return Response(body, content_type=content_type)
+
+
+@bp.get("/healthz")
+def healthz():
+    return json_response({"status": "ok"})
+
+
+@bp.get("/readyz")
+def readyz():
+    """Ready when the offline stand-in has its caches, or when the platform answers."""
+    s = svc()
+    caches = s.settings.resilience == "full" and s.cached.loaded()
+    platform = caches or s.upstream.platform_answers()
+    if not (caches or platform):
+        raise Problem("SERVICE_UNAVAILABLE", "no cached platform data yet and the platform does not answer")
+    return json_response({"ready": True, "caches_loaded": caches, "resilience": s.settings.resilience})
+
+
+@bp.get("/openapi.json")
+def openapi():
+    own = {"/v1/status": {"get": operation("Gateway status: breaker, journal, reconciliation, caches",
+                                           None, {"type": "object"}, (), auth=False)},
+           "/healthz": {"get": operation("Liveness", None, {"type": "object"}, (), auth=False)},
+           "/readyz": {"get": operation("Readiness", None, {"type": "object"}, (503,), auth=False)}}
+    doc = document("Tiers-payant eligibility gateway",
+                   "The platform's professional operations with degraded mode. Answers carry `mode` "
+                   "(online/offline) and `provisional`; offline acceptances carry `journal_reference`.",
+                   {**professional_paths(), **own})
+    return json_response(doc)

@@ -1,0 +1,114 @@
+"""Use cases of the gateway: ask the platform, or stand in for it (DESIGN.md section 5).
+
+Online, the body and the professional's bearer token go through unchanged and the
+platform's answer (2xx, or a 4xx problem) comes back as it is: the gateway does not parse
+a request it does not need to judge, which keeps its added latency small. When the
+platform gives no final answer (transport failure, timeout, 5xx after the retries) or
+the breaker is open, the offline desk answers. A 429 that outlives the retries is
+relayed: the platform is up and throttling this account, which is no reason to stand in.
+Naive mode forwards once with a long timeout and maps transport errors to 502/504.
+"""
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Callable
+
+import requests
+
+from gateway.failures import TransientUpstream, offline_cause
+from gateway.metrics import REQUESTS
+from gateway.offline import OfflineDesk
+from gateway.upstream import BreakerOpen, Reply, Upstream
+from tiers_payant.problems import Problem
+from tiers_payant.tokens import bearer
+
+_DECISION = re.compile(rb'"decision":\s*"([a-z_]+)"')
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+    mode: str = "online"
+    retry_after: str | None = None  # relayed with a platform's 429
+
+
+class GatewayService:
+    def __init__(self, resilience: str, upstream: Upstream, offline: OfflineDesk | None) -> None:
+        self.resilience, self.upstream, self.offline = resilience, upstream, offline
+
+    def eligibility(self, raw: bytes, authorization: str | None) -> Answer:
+        return self._forward("eligibility", "POST", "/v1/eligibility", raw, authorization, None,
+                             lambda cause: self._offline_json(
+                                 "eligibility", self.offline.eligibility(raw, authorization, cause)))
+
+    def pec(self, raw: bytes, authorization: str | None, idem_key: str | None) -> Answer:
+        # One key per gateway request, made before the retry loop: every attempt sends it.
+        key = idem_key or uuid.uuid4().hex
+        return self._forward("pec", "POST", "/v1/pec", raw, authorization, key,
+                             lambda cause: self._offline_json(
+                                 "pec", self.offline.pec(raw, authorization, cause, idem_key)))
+
+    def pec_status(self, pec_number: str, authorization: str | None) -> Answer:
+        if self.offline is not None and pec_number.startswith("J-"):  # an offline PEC: the journal knows it
+            return self._offline_json("pec_status", self.offline.pec_status(pec_number, authorization))
+
+        def unavailable(cause: str) -> Answer:
+            raise Problem("PLATFORM_UNAVAILABLE", f"the platform cannot be asked ({cause}); retry later")
+        return self._forward("pec_status", "GET", f"/v1/pec/{pec_number}", None, authorization, None, unavailable)
+
+    # -- plumbing --------------------------------------------------------------------
+    def _forward(self, op: str, method: str, path: str, raw: bytes | None, authorization: str | None,
+                 idem_key: str | None, offline: Callable[[str], Answer]) -> Answer:
+        bearer(authorization)  # no token, no call: answered here, as the platform would
+        headers = {"Authorization": authorization or "", "Content-Type": "application/json",
+                   "Accept": "application/json"}
+        if idem_key:
+            headers["Idempotency-Key"] = idem_key
+        if self.resilience == "naive":
+            return self._relay(op, self._naive(op, method, path, headers, raw))
+        try:
+            return self._relay(op, self.upstream.call(method, path, headers, raw, operation=op))
+        except BreakerOpen:
+            cause = "breaker_open"
+        except TransientUpstream as exc:
+            reply = getattr(exc, "reply", None)
+            if exc.status == 429 and reply is not None:
+                return self._relay(op, reply)
+            cause = offline_cause(exc.error, False)
+        return offline(cause)
+
+    def _naive(self, op: str, method: str, path: str, headers: dict, raw: bytes | None) -> Reply:
+        try:
+            return self.upstream.naive(method, path, headers, raw, operation=op)
+        except requests.Timeout:
+            self._count(op, "online", "error")
+            raise Problem("UPSTREAM_TIMEOUT", "the platform did not answer in time") from None
+        except requests.RequestException:
+            self._count(op, "online", "error")
+            raise Problem("UPSTREAM_ERROR", "the platform could not be reached") from None
+
+    def _relay(self, op: str, reply: Reply) -> Answer:
+        body = reply.body
+        if 200 <= reply.status < 300 and b'"mode"' not in body:
+            try:  # an answer without `mode` (a PEC status): say where it came from
+                doc = json.loads(body)
+                if isinstance(doc, dict):
+                    body = json.dumps({**doc, "mode": "online", "provisional": False}).encode()
+            except ValueError:
+                pass
+        match = _DECISION.search(body, 0, 400) if reply.status < 300 else None
+        self._count(op, "online", match.group(1).decode() if match else ("ok" if reply.status < 300 else "error"))
+        return Answer(reply.status, body, reply.content_type, "online", reply.retry_after)
+
+    def _offline_json(self, op: str, answer: dict) -> Answer:
+        self._count(op, "offline", str(answer.get("decision") or answer.get("status") or "ok"))
+        return Answer(200, json.dumps(answer).encode(), "application/json", "offline")
+
+    @staticmethod
+    def _count(op: str, mode: str, decision: str) -> None:
+        REQUESTS.labels(op, mode, decision).inc()

@@ -1,0 +1,112 @@
+"""The gateway's one Settings, read from GW_* environment variables (units in names).
+
+`python -m gateway serve` turns its flags into these variables for the gunicorn workers,
+so the command line, the environment and tests all meet here. Files that the workers
+share (breaker state, leader lock, caches) live beside the journal unless told otherwise.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from dataclasses import dataclass, fields, replace
+
+from gateway.breaker import BreakerConfig
+
+
+def service_secret(seed: int, client_id: str) -> str:
+    """The simulator's derivation of a gateway service account's secret (sandbox only)."""
+    return hmac.new(str(seed).encode(), client_id.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    platform_url: str = "http://127.0.0.1:8081"
+    journal_path: str = "var/gateway/journal.sqlite"
+    cache_dir: str = ""  # "" = <journal dir>/cache
+    resilience: str = "full"  # "full" | "naive"
+    workers: int = 2
+    threads: int = 32  # per worker; a thread waits at most the 1.5 s deadline before the breaker opens
+    # online path
+    connect_timeout_s: float = 0.25
+    read_timeout_s: float = 1.0
+    deadline_s: float = 1.5
+    max_attempts: int = 3
+    backoff_base_s: float = 0.05
+    backoff_max_s: float = 0.4
+    pool_size: int = 32
+    naive_timeout_s: float = 30.0
+    # breaker (gateway.breaker.BreakerConfig)
+    breaker_window_s: float = 10.0
+    breaker_min_calls: int = 10
+    breaker_failure_rate: float = 0.5
+    breaker_slow_call_rate: float = 0.8
+    breaker_slow_call_s: float = 1.0
+    breaker_open_s: float = 2.0
+    breaker_half_open_probes: int = 3
+    breaker_max_calls: int = 100  # like resilience4j's default window; each record rewrites it
+    # background work (one leader per gateway)
+    refresh_interval_s: float = 3.0
+    probe_interval_s: float = 0.1
+    probe_timeout_s: float = 0.25
+    probe_failures: int = 2  # consecutive transport failures that force the breaker open
+    drain_batch: int = 25
+    drain_rate_per_s: float = 50.0  # advices per second, at most
+    drain_lease_s: float = 10.0
+    # identity and domain
+    client_id: str = "gw-1"
+    client_secret: str = service_secret(42, "gw-1")
+    log_key: bytes = b"gw-log-key"
+    pec_validity_days: int = 180
+
+    @property
+    def state_dir(self) -> str:
+        return os.path.dirname(os.path.abspath(self.journal_path))
+
+    @property
+    def cache_path(self) -> str:
+        return self.cache_dir or os.path.join(self.state_dir, "cache")
+
+    @property
+    def breaker_path(self) -> str:
+        return os.path.abspath(self.journal_path) + ".breaker"
+
+    @property
+    def leader_lock_path(self) -> str:
+        return os.path.abspath(self.journal_path) + ".leader"
+
+    @property
+    def breaker_config(self) -> BreakerConfig:
+        return BreakerConfig(self.breaker_window_s, self.breaker_min_calls, self.breaker_failure_rate,
+                             self.breaker_slow_call_rate, self.breaker_slow_call_s, self.breaker_open_s,
+                             self.breaker_half_open_probes, self.breaker_max_calls)
+
+
+def _env_name(field_name: str) -> str:
+    return "GW_" + field_name.upper()
+
+
+def from_env(env: dict[str, str] | None = None) -> Settings:
+    """Every field can be set as GW_<FIELD> (GW_DRAIN_RATE_PER_S, GW_PLATFORM_URL...)."""
+    e = os.environ if env is None else env
+    values = {}
+    for f in fields(Settings):
+        raw = e.get(_env_name(f.name))
+        if raw is None:
+            continue
+        kind = type(getattr(Settings, f.name))
+        values[f.name] = raw.encode() if kind is bytes else kind(raw)
+    s = Settings(**values)
+    if s.resilience not in ("full", "naive"):
+        raise ValueError(f"GW_RESILIENCE must be full or naive, not {s.resilience!r}")
+    return replace(s, platform_url=s.platform_url.rstrip("/"))
+
+
+def to_env(s: Settings) -> dict[str, str]:
+    out = {}
+    for f in fields(Settings):
+        value = getattr(s, f.name)
+        out[_env_name(f.name)] = value.decode() if isinstance(value, bytes) else str(value)
+    return out
