@@ -112,9 +112,9 @@ class Background:
         if since == 0 or known is None:
             cards, accounts = set(doc["cards"]), set(doc["accounts"])
         else:
-            removed = set(doc.get("removed") or ())
-            cards = (set(known[0]["cards"]) | set(doc["cards"])) - removed
-            accounts = (set(known[0]["accounts"]) | set(doc["accounts"])) - removed
+            # Cards are never un-revoked; re-enabled accounts come as `restored_accounts`.
+            cards = set(known[0]["cards"]) | set(doc["cards"])
+            accounts = (set(known[0]["accounts"]) - set(doc.get("restored_accounts") or ())) | set(doc["accounts"])
         return {"version": int(doc["version"]), "cards": sorted(cards), "accounts": sorted(accounts)}
 
     def _policies(self) -> dict:

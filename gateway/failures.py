@@ -46,9 +46,14 @@ def is_retryable(kind: str) -> bool:
     return kind == "transient"
 
 
-def breaker_outcome(kind: str, elapsed_s: float, cfg: BreakerConfig) -> str:
-    """What the breaker records: a business decline is the platform answering, so a success."""
-    if kind in ("transient", "fatal"):
+def breaker_outcome(kind: str, elapsed_s: float, cfg: BreakerConfig, status: int | None = None) -> str:
+    """What the breaker records: a business decline is the platform answering, so a success.
+
+    A 429 is retried (it is transient) but is not a breaker failure: the platform answered,
+    and its rate limits are per account, so one throttled professional must not send the
+    whole gateway offline.
+    """
+    if kind in ("transient", "fatal") and status != 429:
         return "failure"
     return "slow_success" if elapsed_s >= cfg.slow_call_s else "success"
 

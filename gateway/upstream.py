@@ -121,7 +121,7 @@ class Upstream:
             if reply is not None and 200 <= reply.status < 300 and not _looks_like_json(reply.body):
                 error, reply = "protocol", None  # a truncated or empty 2xx is no answer
             kind = classify(reply.status if reply else None, None if error is None else "connect")
-            outcome = breaker_outcome(kind, self.clock() - t0, self.cfg)
+            outcome = breaker_outcome(kind, self.clock() - t0, self.cfg, reply.status if reply else None)
         finally:
             elapsed = self.clock() - t0
             if self.breaker is not None:

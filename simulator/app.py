@@ -79,6 +79,11 @@ def create_app(settings: Settings, services: Services | None = None) -> Flask:
     install(app, log)
     app.register_blueprint(routes_bp)
     app.register_blueprint(docs_bp)
+    # The control API; registered before install_faults so its port check runs first.
+    from .control import bp as control_bp
+    app.register_blueprint(control_bp)
+    from .security.admin import bp as security_admin_bp  # control_* blueprint: control port only
+    app.register_blueprint(security_admin_bp)
     try:
         from .faults.http import install_faults
         install_faults(app, services)

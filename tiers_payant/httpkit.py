@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
-from .parsing import MAX_BODY_BYTES, check_content_type, check_size
+from .parsing import MAX_BODY_BYTES, MAX_JSON_DEPTH, check_content_type, check_size
 from .problems import PROBLEM_CONTENT_TYPE, Problem
 
 SECURITY_HEADERS = {
@@ -29,6 +30,17 @@ _HTTP_CODES = {400: "BAD_REQUEST", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "
                405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE"}
 
 
+# A NIR anywhere in a line (15 characters, Corsica's 2A/2B included), delimited so that
+# longer digit runs (timestamps, ids) are left alone.
+_NIR_LIKE = re.compile(r"(?<![0-9A-Za-z])[1278][0-9]{4}(?:[0-9]{2}|2[ABab])[0-9]{8}(?![0-9A-Za-z])")
+
+
+def redact(line: str) -> str:
+    """Last line of defence: callers log pseudonyms, but an exception message or a library's
+    log line may carry a body's NIR; it leaves masked like `mask_nir`."""
+    return _NIR_LIKE.sub(lambda m: m.group(0)[0] + "*" * 14, line)
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line. Callers pass only pseudonymised identifiers in `extra`."""
 
@@ -38,7 +50,7 @@ class JsonFormatter(logging.Formatter):
         out.update(getattr(record, "fields", {}))
         if record.exc_info:
             out["exception"] = self.formatException(record.exc_info).splitlines()[-1]
-        return json.dumps(out, default=str)
+        return redact(json.dumps(out, default=str))
 
 
 def setup_logging(level: str = "INFO") -> None:
@@ -74,13 +86,29 @@ def read_json_body() -> bytes:
     """Content type and size checks before anything is parsed."""
     check_content_type(request.headers.get("Content-Type"))
     check_size(request.content_length)
-    raw = request.stream.read(MAX_BODY_BYTES + 1)  # never trust a missing/lying Content-Length
+    return read_body()
+
+
+def read_body() -> bytes:
+    """At most MAX_BODY_BYTES + 1 bytes, read until the end: a chunked body has no
+    Content-Length to trust and a stream may return short reads."""
+    chunks: list[bytes] = []
+    size = 0
+    while size <= MAX_BODY_BYTES:
+        chunk = request.stream.read(MAX_BODY_BYTES + 1 - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    raw = b"".join(chunks)
     check_size(None, raw)
     return raw
 
 
 def install(app: Flask, logger: logging.Logger) -> None:
-    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    # One byte of slack: werkzeug refuses any read *at* its limit on a chunked body, so a
+    # body of exactly MAX_BODY_BYTES would be refused; check_size does the exact check.
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES + 1
 
     @app.before_request
     def _start() -> None:
@@ -97,6 +125,8 @@ def install(app: Flask, logger: logging.Logger) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(e: Exception) -> Response:
+        if isinstance(e, RecursionError):  # a parser met nesting no depth check caught: the input's fault
+            return problem_response(Problem("MALFORMED_JSON", f"input nested deeper than {MAX_JSON_DEPTH} levels"))
         log_event(logger, "unhandled_error", logging.ERROR, path=request.path, error=type(e).__name__)
         return problem_response(Problem("INTERNAL_ERROR", "unexpected error; see the service log"))
 

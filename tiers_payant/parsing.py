@@ -19,7 +19,11 @@ M = TypeVar("M", bound=BaseModel)
 
 
 def json_depth(raw: bytes) -> int:
-    """Nesting depth of a JSON text, counted outside strings, without parsing it."""
+    """Nesting depth of a JSON text, counted outside strings, without parsing it.
+
+    Exact above MAX_JSON_DEPTH; at or below it, an upper bound (the number of opening
+    brackets) may be returned instead, so compare the result with MAX_JSON_DEPTH only.
+    """
     if raw.count(b"{") + raw.count(b"[") <= MAX_JSON_DEPTH:  # fast path: cannot be deeper
         return raw.count(b"{") + raw.count(b"[")
     depth = deepest = 0

@@ -21,5 +21,6 @@ def beneficiary_key(key: bytes, nir: str, birth_date: date | str, birth_rank: in
 
 
 def secrets_equal(a: str, b: str) -> bool:
-    """Constant-time comparison for tokens and client secrets."""
-    return hmac.compare_digest(a.encode(), b.encode())
+    """Constant-time comparison for tokens and client secrets. Total on any str: JSON lets a
+    client send a lone surrogate, which a plain `.encode()` turns into a 500."""
+    return hmac.compare_digest(a.encode("utf-8", "surrogatepass"), b.encode("utf-8", "surrogatepass"))

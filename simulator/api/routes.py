@@ -93,7 +93,7 @@ def revocations():
     return json_response({"version": version, "since": int(since), "complete": int(since) == 0,
                           "cards": [r["value"] for r in rows if r["kind"] == "card"],
                           "accounts": [r["value"] for r in rows if r["kind"] == "account"],
-                          "removed": []})
+                          "restored_accounts": [r["value"] for r in rows if r["kind"] == "account-restored"]})
 
 
 @bp.get("/v1/standin-policy")

@@ -17,7 +17,9 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory):
-    proc = start_platform(tmp_path_factory.mktemp("platform"))
+    # The catalogue is replayed as fast as possible from one account: far above an honest
+    # professional's pace, so the per-account rate limit is off here (tested in test_sec_*).
+    proc = start_platform(tmp_path_factory.mktemp("platform"), env={"SIM_RATE_PER_S": "0"})
     yield proc
     proc.stop()
 

@@ -165,3 +165,9 @@ def test_wait_caps_retry_after_at_the_remaining_deadline():
     assert wait(state(transient(429, retry_after=30.0))) == pytest.approx(0.5)
     assert wait(state(transient(429, retry_after=0.2))) == pytest.approx(0.2)
     assert wait(state(transient(503))) == pytest.approx(0.03)  # no Retry-After: the backoff
+
+
+def test_a_429_is_retried_but_never_trips_the_breaker():
+    assert is_retryable(classify(429, None))
+    assert breaker_outcome("transient", 0.01, BreakerConfig(), status=429) == "success"
+    assert breaker_outcome("transient", 0.01, BreakerConfig(), status=503) == "failure"

@@ -40,7 +40,7 @@ def platform_script(verdicts=None):
         if path == "/v1/keys":
             return 200, JWKS
         if path.startswith("/v1/revocations"):
-            return 200, {"version": 3, "cards": ["S-9"], "accounts": ["opt-bad"], "removed": []}
+            return 200, {"version": 3, "cards": ["S-9"], "accounts": ["opt-bad"], "restored_accounts": []}
         if path == "/v1/standin-policy":
             return 200, {"policies": [POLICY.to_json()]}
         if path == "/v1/advices":
