@@ -1,0 +1,149 @@
+"""Locust entry point: `locust -f loadtests/locustfile.py --scenario outage ...`.
+
+Usually started by `python -m loadtests run` (headless, report, SLO gate). Run it by hand
+with the web UI for a classroom: the `/live` page shows the gateway and lets you cut and
+restore the platform. Settings are command-line options or LOADTESTS_* variables; the
+control API's admin token comes from SIM_ADMIN_TOKEN only (never on a command line).
+
+The master (or the single process of a local run) starts the fault timeline at test
+start, polls the gateway, merges the workers' samples and, with `--out`, writes
+`samples.csv`, `capture.json` and a live `progress.json` there.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import gevent
+import requests
+from locust import events
+from locust.runners import MasterRunner, WorkerRunner
+
+from loadtests import collect
+from loadtests.capture import progress, write_capture, write_json
+from loadtests.collect import STATE
+from loadtests.scenarios import load, parse_duration, scaled
+from loadtests.shape import ScenarioShape  # noqa: F401  (Locust finds the shape here)
+from loadtests.users import Audiologist, Optician  # noqa: F401  (and the users)
+
+POLL_S = 0.5
+
+
+@events.init_command_line_parser.add_listener
+def _options(parser, **_):
+    def opt(name, env, default, **kw):
+        parser.add_argument(name, env_var=env, default=default, include_in_web_ui=False, **kw)
+    opt("--scenario", "LOADTESTS_SCENARIO", "outage", help="scenario name (loadtests/scenarios)")
+    opt("--duration", "LOADTESTS_DURATION", "", help="scale the phases to last this long (90, 2m)")
+    opt("--peak-users", "LOADTESTS_USERS", 0, type=int, help="scale users so the peak is this")
+    opt("--resilience", "LOADTESTS_RESILIENCE", "full", help="the gateway's mode, for the report")
+    opt("--platform-url", "LOADTESTS_PLATFORM_URL", "http://127.0.0.1:8081", help="login here")
+    opt("--control-url", "LOADTESTS_CONTROL_URL", "http://127.0.0.1:8082", help="fault control API")
+    opt("--out", "LOADTESTS_OUT", "", help="folder for samples.csv, capture.json, progress.json")
+    opt("--sandbox-seed", "LOADTESTS_SEED", 42, type=int, help="the platform's seed")
+    opt("--beneficiaries", "LOADTESTS_BENEFICIARIES", 200_000, type=int, help="the platform's size")
+    opt("--cases", "LOADTESTS_CASES", 300, type=int, help="sandbox cases to draw customers from")
+
+
+def load_cases(seed: int, beneficiaries: int, count: int) -> list[dict]:
+    from loadtests.stack import sandbox_cases  # `run` made the file already; a remote worker makes it
+    path = sandbox_cases(seed, beneficiaries, count)
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def configure(environment) -> None:
+    """Apply the options to this process (again on a worker once the master's arrive)."""
+    o = environment.parsed_options
+    scenario = scaled(load(o.scenario), parse_duration(o.duration), o.peak_users or None)
+    STATE.scenario, STATE.seed, STATE.login_url = scenario, o.sandbox_seed, o.platform_url.rstrip("/")
+    STATE.pec_share = scenario.pec_share
+    if environment.shape_class is not None:
+        environment.shape_class.scenario = scenario
+    extra = scenario.hook("user_classes")
+    known = dict(environment.available_user_classes or {})  # all of the locustfile's, even if unused last time
+    known.update({u.__name__: u for u in [*environment.user_classes, *(extra() if extra else [])]})
+    environment.user_classes[:] = [known[n] for n in scenario.users if n in known]
+    for name, weight in scenario.users.items():
+        if name in known:
+            known[name].weight = weight
+    if not isinstance(environment.runner, MasterRunner) and not STATE.cases:
+        STATE.cases = load_cases(o.sandbox_seed, o.beneficiaries, o.cases)
+
+
+@events.init.add_listener
+def _init(environment, runner, web_ui=None, **_):
+    # Messages first: a worker is already connected, and the test may start while the
+    # cases load (users wait for them in on_start).
+    collect.install(environment, is_worker=isinstance(runner, WorkerRunner))
+    configure(environment)
+    if web_ui is not None:
+        from loadtests.live import install_live
+        install_live(web_ui.app, environment)
+
+
+_greenlets: list = []
+
+
+@events.test_start.add_listener
+def _start(environment, **_):
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner):
+        configure(environment)
+        STATE.t0 = STATE.t0 or time.time()
+        _greenlets.append(gevent.spawn(_every, 1.0, lambda: collect.flush(runner)))
+        return
+    STATE.t0, STATE.samples[:], STATE.points[:], STATE.notes[:] = time.time(), [], [], []
+    STATE.by_node.clear()
+    if isinstance(runner, MasterRunner):
+        STATE.workers = runner.worker_count
+        runner.send_message(collect.T0_MSG, STATE.t0)
+    control_url = environment.parsed_options.control_url
+    try:
+        r = collect.control(control_url, "POST", "/v1/faults/timeline", json={"steps": list(STATE.scenario.timeline)})
+        if r.status_code >= 300:
+            STATE.note(f"fault timeline refused: HTTP {r.status_code} {r.text[:200]}")
+    except requests.RequestException as e:
+        STATE.note(f"fault timeline not started: {e}")
+    STATE.status_at_start = collect.gateway_status(environment.host)
+    _greenlets.append(gevent.spawn(_every, POLL_S, lambda: _poll(environment)))
+
+
+def _every(period_s: float, fn) -> None:
+    while True:
+        gevent.sleep(period_s)
+        try:
+            fn()
+        except Exception as e:  # a failing poll must not end the run
+            STATE.note(f"background task failed: {e!r}")
+
+
+def _poll(environment) -> None:
+    status = collect.gateway_status(environment.host)
+    if status:
+        STATE.status = status
+        point = collect.status_point(STATE.elapsed(), status)
+        if point is not None:
+            STATE.points.append(point)
+    out = environment.parsed_options.out
+    if out:
+        write_json(Path(out) / "progress.json", progress(STATE, environment.runner.user_count))
+
+
+@events.test_stop.add_listener
+def _stop(environment, **_):
+    runner = environment.runner
+    while _greenlets:
+        _greenlets.pop().kill(block=False)
+    if isinstance(runner, WorkerRunner):
+        collect.flush(runner)
+        return
+    STATE.status = collect.gateway_status(environment.host) or STATE.status
+    try:
+        STATE.faults = collect.control(environment.parsed_options.control_url, "GET", "/v1/faults").json()
+    except (requests.RequestException, ValueError) as e:
+        STATE.note(f"fault history unavailable: {e}")
+    o = environment.parsed_options
+    if o.out:
+        write_capture(Path(o.out), STATE, resilience=o.resilience, duration_option=o.duration,
+                      peak_users=o.peak_users)
