@@ -47,6 +47,17 @@ _SCHEMA = (  # IF NOT EXISTS: every opener may run it
 )
 
 
+@dataclass(frozen=True)
+class VelocityLimit:
+    since: float
+    max_count: int
+    max_amount_eur: Decimal
+
+
+class VelocityExceeded(Exception):
+    """The beneficiary's offline total would pass the AMC's cumulative limit."""
+
+
 class JournalError(Exception):
     """The journal cannot be written or read: never answer an unrecorded acceptance."""
 
@@ -168,11 +179,15 @@ class Journal:
         self._local = threading.local()
 
     # -- writing offline acceptances -------------------------------------------------
-    def record(self, entry: OfflineEntry, reference: str | None = None) -> str:
+    def record(self, entry: OfflineEntry, reference: str | None = None,
+               velocity: VelocityLimit | None = None) -> str:
         """Commit `entry` durably and return its reference ("J-" + 16 hex).
 
         Recording the same `advice_id` again returns the first reference (a retried call is
         not a second acceptance). Raises JournalError when the entry is not on disk.
+        `velocity` re-checks the beneficiary's offline total inside the write transaction:
+        the stand-in decided on a snapshot, and two workers deciding at once for the same
+        beneficiary must not both fit under the limit (raises VelocityExceeded).
         """
         _validate(entry)
         payload = json.dumps(entry.payload, default=_jsonable, separators=(",", ":"))
@@ -185,6 +200,13 @@ class Journal:
                                  (entry.advice_id,)).fetchone()
             if known:
                 return str(known[0])
+            if velocity is not None:
+                count, cents = conn.execute(
+                    "SELECT COUNT(*), COALESCE(SUM(amc_cents), 0) FROM offline_entry"
+                    " WHERE beneficiary_key=? AND at>=? AND operation=?",
+                    (entry.beneficiary_key, velocity.since, entry.operation)).fetchone()
+                if count + 1 > velocity.max_count or cents + _cents(entry.amc_eur) > _cents(velocity.max_amount_eur):
+                    raise VelocityExceeded(entry.beneficiary_key)
             ref = reference or new_reference()
             conn.execute("INSERT INTO offline_entry (reference, advice_id, operation, at, amc,"
                          " card_serial, beneficiary_key, domain, amc_cents, cause, client_id,"
@@ -193,11 +215,14 @@ class Journal:
 
         return str(self._run(insert, write=True))
 
-    def counts(self, beneficiary_key: str, since: float) -> tuple[int, Decimal]:
-        """Offline acceptances of one beneficiary since `since` (all states): velocity input."""
-        row = self._run(lambda c: c.execute(
-            "SELECT COUNT(*), COALESCE(SUM(amc_cents), 0) FROM offline_entry"
-            " WHERE beneficiary_key=? AND at>=?", (beneficiary_key, since)).fetchone(), write=False)
+    def counts(self, beneficiary_key: str, since: float, operation: str | None = None) -> tuple[int, Decimal]:
+        """Offline acceptances of one beneficiary since `since` (all states): velocity input.
+        `operation` narrows to "pec" or "eligibility" (a rights check commits no money)."""
+        sql = "SELECT COUNT(*), COALESCE(SUM(amc_cents), 0) FROM offline_entry WHERE beneficiary_key=? AND at>=?"
+        args: tuple = (beneficiary_key, since)
+        if operation is not None:
+            sql, args = sql + " AND operation=?", args + (operation,)
+        row = self._run(lambda c: c.execute(sql, args).fetchone(), write=False)
         return int(row[0]), _euros(row[1])
 
     # -- draining as advices ---------------------------------------------------------

@@ -23,7 +23,8 @@ from decimal import Decimal
 from typing import Any, Callable
 
 from gateway.cached import CachedPlatform
-from gateway.journal import Journal, JournalError, OfflineEntry, new_reference
+from gateway.journal import (Journal, JournalError, OfflineEntry, VelocityExceeded, VelocityLimit,
+                             new_reference)
 from gateway.pec_checks import (check_pec_request, line_json, offline_request, paris_day, price_offline,
                                  refused_answer)
 from gateway.standin import OfflineCounts, decide_offline
@@ -113,8 +114,10 @@ class OfflineDesk:
                   "journal_reference": ref, **base}
         entry = OfflineEntry(advice_id, "pec", now, card.amc, card.serial, bkey, req.domain, result.amc, cause,
                              {"request": json.loads(raw), "answer": answer, "body_sha256": body_sha}, p.client_id)
+        limit = VelocityLimit(now - policy.period_days * 86_400, policy.cumulative_count,
+                              policy.cumulative_ceiling_eur) if policy else None
         return self._journaled(entry, ref, answer, refused_answer("PLATFORM_UNAVAILABLE", ["PLATFORM_UNAVAILABLE"],
-                                                            None, total, base))
+                                                            None, total, base), limit)
 
     def pec_status(self, reference: str, authorization: str | None) -> dict[str, Any]:
         p = self.principal(authorization)
@@ -130,10 +133,15 @@ class OfflineDesk:
                                    "reason": entry["verdict_reason"], "platform_amc_eur": entry["platform_amc_eur"]}}
 
     # -- helpers ---------------------------------------------------------------------
-    def _journaled(self, entry: OfflineEntry, ref: str, answer: dict, declined: dict) -> dict[str, Any]:
+    def _journaled(self, entry: OfflineEntry, ref: str, answer: dict, declined: dict,
+                   velocity: VelocityLimit | None = None) -> dict[str, Any]:
         """Write first, answer after: no journal, no acceptance."""
         try:
-            answer["journal_reference"] = self.journal.record(entry, ref)
+            answer["journal_reference"] = self.journal.record(entry, ref, velocity)
+        except VelocityExceeded:  # a concurrent acceptance for the same beneficiary got there first
+            return self._logged(entry.operation, {**declined, "reason": "OFFLINE_VELOCITY_EXCEEDED",
+                                                  "reasons": ["OFFLINE_VELOCITY_EXCEEDED"],
+                                                  "journal_reference": None}, entry.cause)
         except (JournalError, ValueError) as exc:
             log_event(log, "journal_write_failed", logging.ERROR, error=str(exc)[:200])
             return self._logged(entry.operation, {**declined, "reason": "PLATFORM_UNAVAILABLE",
@@ -167,14 +175,10 @@ class OfflineDesk:
         return known["payload"]["answer"]
 
     def _counts(self, bkey: str, since: float) -> OfflineCounts:
-        """Offline PECs of this beneficiary since `since`. Journal.counts counts every
-        operation; eligibility entries must not eat the PEC velocity budget, so this asks
-        the journal's own transaction runner for PECs only. A read failure counts as the
-        limit reached (the safe side)."""
+        """Offline PECs of this beneficiary since `since` (eligibility entries must not eat
+        the PEC velocity budget). A read failure counts as the limit reached (the safe side)."""
         try:
-            row = self.journal._run(lambda c: c.execute(  # noqa: SLF001 (see docstring)
-                "SELECT COUNT(*), COALESCE(SUM(amc_cents), 0) FROM offline_entry"
-                " WHERE beneficiary_key=? AND at>=? AND operation='pec'", (bkey, since)).fetchone(), write=False)
+            count, amount = self.journal.counts(bkey, since, operation="pec")
         except JournalError:
             return OfflineCounts(10**6, Decimal(10**9))
-        return OfflineCounts(int(row[0]), Decimal(int(row[1])) / 100)
+        return OfflineCounts(count, amount)

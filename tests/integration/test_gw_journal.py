@@ -213,3 +213,21 @@ def test_no_nir_outside_payload(tmp_path):
     conn.close()
     with pytest.raises(ValueError):
         Journal(path).record(entry(key=NIR))  # a clear NIR is refused as a key
+
+
+def test_velocity_is_rechecked_inside_the_write_transaction(tmp_path):
+    """Two workers that both decided on the same snapshot cannot both pass the limit."""
+    from gateway.journal import VelocityExceeded, VelocityLimit
+    j = Journal(str(tmp_path / "v.sqlite"))
+    limit = VelocityLimit(since=0.0, max_count=2, max_amount_eur=Decimal("1000.00"))
+
+    def pec(i: int, amount: str) -> OfflineEntry:
+        return OfflineEntry(f"{i:032x}", "pec", 100.0 + i, "123456789", "C1", "b-key", "OPTI", Decimal(amount),
+                            "unreachable", {"request": {}}, "opt-000000")
+    j.record(pec(1, "400.00"), velocity=limit)
+    with pytest.raises(VelocityExceeded):
+        j.record(pec(2, "700.00"), velocity=limit)  # amount: 1100 > 1000
+    j.record(pec(3, "500.00"), velocity=limit)
+    with pytest.raises(VelocityExceeded):
+        j.record(pec(4, "1.00"), velocity=limit)  # count: 3 > 2
+    assert j.counts("b-key", 0.0, operation="pec") == (2, Decimal("900.00"))
