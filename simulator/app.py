@@ -13,11 +13,16 @@ from tiers_payant.httpkit import install, log_event, setup_logging
 from .api.auth import Auth
 from .api.docs import bp as docs_bp
 from .api.routes import bp as routes_bp
+from .control import bp as control_bp
+from .control import on_control_port
 from .counters import Counters
+from .faults.http import install_faults
 from .guard import NoGuard
 from .platform import Platform
 from .policy import standin_policy
 from .population import Population
+from .security import build_guard
+from .security.admin import bp as security_admin_bp
 from .settings import Settings
 from .store import Store
 
@@ -42,17 +47,9 @@ def build_services(settings: Settings) -> Services:
                             reference_date=settings.today())
     store = Store(settings.db_path)
     seed_revocations(store, population)
-    guard = build_guard(settings, store)
+    guard = build_guard(settings, store)  # NoGuard when detection and rate limits are both off
     return Services(settings, population, store, Platform(settings, population, store), Auth(settings, store),
                     {a.number: standin_policy(settings.seed, a) for a in population.amcs}, Counters(store), guard)
-
-
-def build_guard(settings: Settings, store: Store):
-    try:
-        from .security import build_guard as build
-    except ImportError:
-        return NoGuard()
-    return build(settings, store)
 
 
 def seed_revocations(store: Store, population: Population) -> None:
@@ -80,18 +77,14 @@ def create_app(settings: Settings, services: Services | None = None) -> Flask:
     app.register_blueprint(routes_bp)
     app.register_blueprint(docs_bp)
     # The control API; registered before install_faults so its port check runs first.
-    from .control import bp as control_bp
     app.register_blueprint(control_bp)
-    from .security.admin import bp as security_admin_bp  # control_* blueprint: control port only
-    app.register_blueprint(security_admin_bp)
-    try:
-        from .faults.http import install_faults
-        install_faults(app, services)
-    except ImportError:
-        pass
+    app.register_blueprint(security_admin_bp)  # a control_* blueprint: control port only
+    install_faults(app, services)
 
     @app.after_request
     def _count(resp):
+        if on_control_port():  # /stats counts the platform's operations, not the admins' calls
+            return resp
         op = operation_name(request.path)
         services.counters.inc(f"requests.{op}.{resp.status_code}")
         log_event(log, "request", op=op, status=resp.status_code, method=request.method,
