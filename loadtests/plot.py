@@ -106,5 +106,5 @@ def plot_timeline(path: str | Path, rows: Sequence[Mapping[str, Any]],
         ax.legend(handles=hs, loc="upper left", bbox_to_anchor=(1.07, 1.0), fontsize=9,
                   frameon=False)
     fig.tight_layout()
-    fig.savefig(path)
+    fig.savefig(path, bbox_inches="tight")  # legends sit right of the axes: keep them in the picture
     plt.close(fig)
