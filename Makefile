@@ -3,19 +3,25 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
 
 SCENARIO ?= outage
 RESILIENCE ?= full
 USERS ?=
 DURATION ?=
 WORKERS ?=
+DETECTION ?=
 
 .PHONY: install test demo load bench clean
 
-$(STAMP): pyproject.toml
-	$(PY) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+# The demo needs only the runtime packages (a quicker first install); tests add the dev extra.
+$(RUN_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e .
+	touch $(RUN_STAMP)
+
+$(STAMP): $(RUN_STAMP)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -23,13 +29,13 @@ install: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-demo: $(STAMP)
+demo: $(RUN_STAMP)
 	$(BIN)/python -m loadtests demo
 
-load: $(STAMP)
+load: $(RUN_STAMP)
 	$(BIN)/python -m loadtests run --scenario $(SCENARIO) --resilience $(RESILIENCE) \
 		$(if $(USERS),--users $(USERS)) $(if $(DURATION),--duration $(DURATION)) \
-		$(if $(WORKERS),--workers $(WORKERS))
+		$(if $(WORKERS),--workers $(WORKERS)) $(if $(DETECTION),--detection $(DETECTION))
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/platform_bench.py
