@@ -14,6 +14,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--users", type=int, default=None, help="peak users (the phases scale with it)")
     run.add_argument("--duration", default=None, help="total length, e.g. 90, 90s, 2m (phases scale)")
     run.add_argument("--workers", type=int, default=0, help="Locust master + N local worker processes")
+    run.add_argument("--detection", choices=["on", "off"], default="on",
+                     help="the platform's enumeration detection; off always starts a platform of its own")
     demo = sub.add_parser("demo", help="the classroom story: outage in full mode, then naive")
     demo.add_argument("--duration", default=None, help="length of the full-mode run (default 80s)")
     sub.add_parser("list", help="the scenarios and their phases")
@@ -54,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     from loadtests.scenarios import names
     if args.scenario.replace("_", "-") not in names():
         parser.error(f"unknown scenario {args.scenario!r}; known: {', '.join(names())}")
-    return run_main(RunOptions(args.scenario, args.resilience, args.users, args.duration, args.workers))
+    return run_main(RunOptions(args.scenario, args.resilience, args.users, args.duration, args.workers,
+                               detection=args.detection))
 
 
 if __name__ == "__main__":

@@ -99,6 +99,7 @@ def _start(environment, **_):
         STATE.workers = runner.worker_count
         runner.send_message(collect.T0_MSG, STATE.t0)
     control_url = environment.parsed_options.control_url
+    _scenario_hook("on_test_start", control_url)
     try:
         r = collect.control(control_url, "POST", "/v1/faults/timeline", json={"steps": list(STATE.scenario.timeline)})
         if r.status_code >= 300:
@@ -107,6 +108,19 @@ def _start(environment, **_):
         STATE.note(f"fault timeline not started: {e}")
     STATE.status_at_start = collect.gateway_status(environment.host)
     _greenlets.append(gevent.spawn(_every, POLL_S, lambda: _poll(environment)))
+
+
+def _scenario_hook(name: str, control_url: str):
+    """A scenario's `on_test_start`/`on_test_stop` (see loadtests.scenarios); a failure is a
+    note of the run, never the end of it."""
+    hook = STATE.scenario.hook(name) if STATE.scenario else None
+    if hook is None:
+        return None
+    try:
+        return hook(lambda method, path, **kw: collect.control(control_url, method, path, **kw))
+    except Exception as e:
+        STATE.note(f"scenario {name} failed: {e!r}")
+        return None
 
 
 def _every(period_s: float, fn) -> None:
@@ -144,6 +158,7 @@ def _stop(environment, **_):
     except (requests.RequestException, ValueError) as e:
         STATE.note(f"fault history unavailable: {e}")
     o = environment.parsed_options
+    scenario_capture = _scenario_hook("on_test_stop", o.control_url)
     if o.out:
         write_capture(Path(o.out), STATE, resilience=o.resilience, duration_option=o.duration,
-                      peak_users=o.peak_users)
+                      peak_users=o.peak_users, scenario_capture=scenario_capture)

@@ -1,5 +1,5 @@
 """`python -m loadtests run --scenario outage [--users N] [--duration D] [--resilience full|naive]
-[--workers N]`: one headless run, its report, its SLO verdict as the exit code.
+[--workers N] [--detection on|off]`: one headless run, its report, its SLO verdict as the exit code.
 
 Locust runs as child processes (a master and N local workers when `--workers` is given,
 exactly as on several machines), so this process never imports Locust or gevent. The
@@ -37,6 +37,7 @@ class RunOptions:
     duration: str | None = None
     workers: int = 0
     reports: Path = ROOT / "reports"
+    detection: str = "on"  # the platform's enumeration detection (a started platform; see stack.ensure)
 
 
 def report_folder(reports: Path, scenario: str, now: float | None = None) -> Path:
@@ -106,10 +107,12 @@ def locust_totals(folder: Path) -> dict[str, Any]:
             "failures": int(total["Failure Count"]) if total else 0, "by_name": by_name}
 
 
-def summarize(folder: Path, scenario: Scenario, resilience: str) -> dict[str, Any]:
-    """Read what the master captured, write the report, return the summary."""
+def summarize(folder: Path, scenario: Scenario, resilience: str, detection: str | None = None) -> dict[str, Any]:
+    """Read what the master captured, write the report, return the summary. Samples of the
+    scenario's `apart` operations (an intruder's) reach its `extra_summary` only."""
     capture = json.loads((folder / "capture.json").read_text())
-    samples = [Sample.from_row(row) for row in csv.DictReader((folder / "samples.csv").open())]
+    every = [Sample.from_row(row) for row in csv.DictReader((folder / "samples.csv").open())]
+    samples = [s for s in every if s.operation not in scenario.apart]
     points = [StatusPoint(float(t), str(b), int(p), int(r), int(d)) for t, b, p, r, d in capture["points"]]
     end, start = capture.get("status_at_end") or {}, capture.get("status_at_start") or {}
     journal, first = end.get("journal") or {}, start.get("journal") or {}
@@ -122,10 +125,12 @@ def summarize(folder: Path, scenario: Scenario, resilience: str) -> dict[str, An
                 "duration_option": capture.get("duration_option"), "peak_users": scenario.peak_users,
                 "notes": capture.get("notes", [])},
     }
+    if detection is not None:
+        extra["run"]["detection"] = detection
     phases = scenario.report_phases()
     hook = scenario.hook("extra_summary")
     if hook:
-        extra.update(hook(samples, end, phases))
+        extra.update(hook(every, end, phases, capture=capture))
     summary = build_summary(scenario=scenario.name, resilience=resilience, duration_s=scenario.duration_s,
                             samples=samples, phases=phases, status_points=points, slos=scenario.slos,
                             journal=journal, reconciliation=end.get("reconciliation") or {}, extra=extra)
@@ -147,7 +152,7 @@ def run(opts: RunOptions, stack: Stack | None = None,
     scenario = scaled(load(opts.scenario), parse_duration(opts.duration), opts.users)
     folder = folder or report_folder(opts.reports, scenario.name)
     own = stack is None
-    stack = stack or stacks.ensure(opts.resilience)
+    stack = stack or stacks.ensure(opts.resilience, detection=opts.detection)
     try:
         stacks.sandbox_cases(stack.seed, stack.beneficiaries, CASES)  # once, before Locust's processes race for it
         code = run_locust(opts, stack, scenario, folder)
@@ -157,11 +162,13 @@ def run(opts: RunOptions, stack: Stack | None = None,
     if not (folder / "capture.json").exists():
         print(f"Locust ended (exit {code}) without a capture; see {folder}/locust-master.out", file=sys.stderr)
         return None, folder
-    return summarize(folder, scenario, opts.resilience), folder
+    return summarize(folder, scenario, opts.resilience, opts.detection), folder
 
 
 def verdict_lines(summary: dict[str, Any]) -> list[str]:
+    detection = (summary.get("run") or {}).get("detection")
     lines = [f"{summary['scenario']} · resilience {summary['resilience']} · "
+             f"{'detection ' + detection + ' · ' if detection else ''}"
              f"{'SLO PASS' if summary['slo_pass'] else 'SLO FAIL'} · {summary['requests']} requests, "
              f"{summary['unexpected']} unexpected, offline share {summary['offline_share']}"]
     for r in summary["slos"]:

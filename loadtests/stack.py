@@ -7,6 +7,12 @@ environment. A gateway already answering in the wanted resilience mode is reused
 the other mode is left alone and a second gateway is started on a free port. What this
 module starts gets fresh small state under `var/loadtests/` (platform state, journal,
 logs), so a run's journal counts are its own.
+
+`detection="off"` (the `phished-account` control group) never reuses a platform: whether a
+running one detects enumeration cannot be asked, and the point is a platform that does
+not. It starts its own with `--detection off` (on free ports when the usual ones are
+taken, then with its own gateway too) and stops it afterwards. `detection="on"` reuses a
+running platform as it is (normally detecting, the default).
 """
 from __future__ import annotations
 
@@ -122,13 +128,14 @@ def _spawn(name: str, args: list[str], env: dict[str, str]) -> tuple[subprocess.
     return proc, log
 
 
-def _start_gateway(stack: Stack, resilience: str, port: int) -> str:
-    state = VAR / f"gateway-{resilience}"
+def _start_gateway(stack: Stack, resilience: str, port: int, name: str | None = None) -> str:
+    name = name or f"gateway-{resilience}"
+    state = VAR / name
     shutil.rmtree(state, ignore_errors=True)  # a fresh journal: its counts are this run's
     state.mkdir(parents=True)
-    proc, log = _spawn(f"gateway-{resilience}", ["-m", "gateway", "serve", "--port", str(port), "--platform",
-                                                 stack.platform_url, "--journal", str(state / "journal.sqlite"),
-                                                 "--resilience", resilience, "--workers", "2"], {})
+    proc, log = _spawn(name, ["-m", "gateway", "serve", "--port", str(port), "--platform", stack.platform_url,
+                              "--journal", str(state / "journal.sqlite"), "--resilience", resilience,
+                              "--workers", "2"], {})
     stack.started["gateway"] = proc
     url = f"http://127.0.0.1:{port}"
     wait_for(url + "/readyz", proc, log)
@@ -136,27 +143,37 @@ def _start_gateway(stack: Stack, resilience: str, port: int) -> str:
 
 
 def ensure(resilience: str = "full", *, gateway_port: int = 8080, platform_port: int = 8081,
-           control_port: int = 8082, beneficiaries: int = 200_000, seed: int = 42) -> Stack:
-    """A running platform and gateway in `resilience` mode; starts only what is missing."""
+           control_port: int = 8082, beneficiaries: int = 200_000, seed: int = 42,
+           detection: str = "on") -> Stack:
+    """A running platform and gateway in `resilience` mode; starts only what is missing
+    (with `detection="off"`, always its own platform: see the module's docstring)."""
+    if detection not in ("on", "off"):
+        raise ValueError(f"detection must be on or off, got {detection!r}")
+    moved = detection == "off" and _get_json(f"http://127.0.0.1:{platform_port}/healthz") is not None
+    if moved:  # the usual ports serve a platform we may not use: ours goes elsewhere
+        platform_port, control_port = free_port(), free_port()
     platform_url, control_url = f"http://127.0.0.1:{platform_port}", f"http://127.0.0.1:{control_port}"
     token = os.environ.get("SIM_ADMIN_TOKEN") or secrets.token_urlsafe(24)
     stack = Stack(platform_url, control_url, f"http://127.0.0.1:{gateway_port}", resilience, token, beneficiaries,
                   seed)
     try:
-        health = _get_json(platform_url + "/healthz")
+        health = None if moved else _get_json(platform_url + "/healthz")
         if health is not None:
             stack.beneficiaries = int(health.get("beneficiaries_approx") or beneficiaries)
         else:
-            state = VAR / "platform"
+            name = "platform-detection-off" if moved else "platform"  # the usual one's state stays
+            state = VAR / name
             shutil.rmtree(state, ignore_errors=True)
-            proc, log = _spawn("platform", ["-m", "simulator", "serve", "--port", str(platform_port),
-                                            "--control-port", str(control_port), "--state-dir", str(state),
-                                            "--beneficiaries", str(beneficiaries), "--seed", str(seed)],
-                               {"SIM_ADMIN_TOKEN": token})
+            proc, log = _spawn(name, ["-m", "simulator", "serve", "--port", str(platform_port),
+                                      "--control-port", str(control_port), "--state-dir", str(state),
+                                      "--beneficiaries", str(beneficiaries), "--seed", str(seed),
+                                      "--detection", detection], {"SIM_ADMIN_TOKEN": token})
             stack.started["platform"] = proc
             wait_for(platform_url + "/healthz", proc, log)
-        running = _get_json(stack.gateway_url + "/v1/status")
-        if running is None:
+        running = None if moved else _get_json(stack.gateway_url + "/v1/status")
+        if moved:  # a gateway on the usual port talks to the other platform; ours keeps its own state
+            stack.gateway_url = _start_gateway(stack, resilience, free_port(), f"gateway-{resilience}-detection-off")
+        elif running is None:
             stack.gateway_url = _start_gateway(stack, resilience, gateway_port)
         elif running.get("resilience") != resilience:
             stack.gateway_url = _start_gateway(stack, resilience, free_port())

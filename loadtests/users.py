@@ -25,15 +25,17 @@ from loadtests.expect import Answer, check, summarize
 
 CUSTOMERS_PER_USER = 20
 ACCOUNT_STRIDE = 64  # up to 64 worker processes draw disjoint sandbox accounts
+RESERVED_ACCOUNTS = 2  # the last two are never a shop's: the phished-account intruder takes 998
 _next_account = {"28": itertools.count(), "26": itertools.count()}
 
 
 def account_index(profession: str, worker_index: int, accounts: int = 1000) -> int:
     """Sandbox account k is an optician when even, an audiologist when odd; workers take
-    interleaved numbers so two processes never share an account (below `accounts`)."""
+    interleaved numbers so two processes never share an account (below `accounts`, the
+    last `RESERVED_ACCOUNTS` excepted: an even span keeps k's parity, so its profession)."""
     n = next(_next_account[profession])
     k = 2 * (max(worker_index, 0) + n * ACCOUNT_STRIDE) + (0 if profession == "28" else 1)
-    return k % accounts
+    return k % max(2, (accounts - RESERVED_ACCOUNTS) // 2 * 2)
 
 
 class Professional(FastHttpUser):

@@ -10,8 +10,15 @@ and optionally
     PEC_SHARE share of visits that also ask a PEC after the rights check (default 0.25)
     def user_classes(): extra Locust user classes (imported lazily, so the registry never
               imports Locust: `run` and `demo` stay free of gevent's monkey patching)
-    def extra_summary(samples, status, phases): more summary.json sections that SLOs can
-              read (samples since test start, the gateway's last status, the scaled phases)
+    def extra_summary(samples, status, phases, capture=None): more summary.json sections
+              that SLOs can read (every sample since test start, the gateway's last status,
+              the scaled phases, the content of capture.json: `t0`, `scenario_capture`...)
+    APART     operations whose samples stay out of the run's statistics (requests,
+              unexpected, phases, timeline) and reach `extra_summary` only: an intruder's
+    def on_test_start(control), def on_test_stop(control) -> dict: run by the master (or
+              the only process) around the test, `control(method, path, **kw)` calling the
+              control API with the admin token; what `on_test_stop` returns is saved in
+              capture.json as `scenario_capture` (read while the platform still runs)
 
 Adding a scenario (e.g. `phished-account`, with an `Attacker` user) is adding one file:
 `phished_account.py` is found as `phished-account`. Pure: no I/O, no clock.
@@ -74,6 +81,7 @@ class Scenario:
     timeline: tuple[Mapping[str, Any], ...]
     users: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_USERS), hash=False)
     pec_share: float = 0.25
+    apart: tuple[str, ...] = ()
     module: ModuleType | None = field(default=None, compare=False, repr=False)
 
     @property
@@ -183,4 +191,5 @@ def load(name: str) -> Scenario:
                     phases=phases, slos=tuple(module.SLOS),
                     timeline=tuple(getattr(module, "TIMELINE", None) or timeline_from(phases)),
                     users=dict(getattr(module, "USERS", DEFAULT_USERS)),
-                    pec_share=float(getattr(module, "PEC_SHARE", 0.25)), module=module)
+                    pec_share=float(getattr(module, "PEC_SHARE", 0.25)),
+                    apart=tuple(getattr(module, "APART", ())), module=module)

@@ -35,7 +35,7 @@ SLOS = [
 ]
 
 
-def extra_summary(samples, status, phases):
+def extra_summary(samples, status, phases, capture=None):
     """How often a shop saw the platform's 429 relayed while the platform throttled."""
     throttled = next(p for p in phases if p.name == "throttle")
     inside = [s for s in samples if throttled.contains(s.t_s)]

@@ -50,7 +50,9 @@ def synthetic_run(folder, scenario, resilience="full"):
     return state
 
 
-@pytest.mark.parametrize("name", names())
+# A scenario that captures its own facts at test stop (phished-account: the intruder's
+# account) cannot pass on shop traffic alone; tests/unit/test_load_phished.py covers it.
+@pytest.mark.parametrize("name", [n for n in names() if not load(n).hook("on_test_stop")])
 def test_a_well_behaved_run_passes_every_scenarios_slos(tmp_path, name):
     scenario = load(name)
     synthetic_run(tmp_path, scenario)
