@@ -25,8 +25,8 @@ from typing import Any, Callable
 from gateway.cached import CachedPlatform
 from gateway.journal import (Journal, JournalError, OfflineEntry, VelocityExceeded, VelocityLimit,
                              new_reference)
-from gateway.pec_checks import (check_pec_request, line_json, offline_request, paris_day, price_offline,
-                                 refused_answer)
+from gateway.pec_checks import offline_request, price_offline, refused_answer
+from tiers_payant.pec_request import check_pec_request, line_json, paris_day
 from gateway.standin import OfflineCounts, decide_offline
 from tiers_payant.cards import verify_card
 from tiers_payant.httpkit import log_event

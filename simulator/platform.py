@@ -10,15 +10,15 @@ import json
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from tiers_payant.cards import peek_amc, verify_card
 from tiers_payant.coverage import History, QuoteLine, compute_pec, line_problems
 from tiers_payant.model import PEC_DOMAINS, eur, money
+from tiers_payant.pec_request import check_pec_request, line_json, paris_day, quote_lines
 from tiers_payant.privacy import beneficiary_key
-from tiers_payant.problems import FieldError, Problem
+from tiers_payant.problems import Problem
 from tiers_payant.schemas import AdviceIn, EligibilityRequest, PecRequest
 from tiers_payant.tokens import Principal
 
@@ -28,13 +28,6 @@ from .rights import Rights, decide_rights
 from .settings import Settings
 from .store import Store
 
-PARIS = ZoneInfo("Europe/Paris")
-PROFESSION_DOMAIN = {"28": "OPTI", "26": "AUDI"}
-
-
-def paris_date(ts: float) -> date:
-    return datetime.fromtimestamp(ts, PARIS).date()
-
 
 @dataclass
 class Platform:
@@ -43,7 +36,7 @@ class Platform:
     store: Store
 
     def today(self, now: float) -> date:
-        return self.settings.reference_date or paris_date(now)
+        return self.settings.reference_date or paris_day(now)
 
     def public_key(self, kid: str):
         if not kid.startswith("amc-") or self.population.amc_by_number(kid[4:]) is None:
@@ -84,24 +77,6 @@ class Platform:
         return History(latest(b.last_glasses, "glasses"), latest(b.last_hearing_left, "hearing_left"),
                        latest(b.last_hearing_right, "hearing_right"))
 
-    @staticmethod
-    def quote_lines(req: PecRequest) -> list[QuoteLine]:
-        return [QuoteLine(l.code, l.cls, l.eye or l.ear, l.price, l.quantity) for l in req.lines]
-
-    def check_pec_request(self, req: PecRequest, principal: Principal, on: date) -> list[QuoteLine]:
-        if req.professional.rpps != principal.rpps or req.professional.profession != principal.profession:
-            raise Problem("FORBIDDEN", "the professional in the body is not the one of the token")
-        if req.domain not in PEC_DOMAINS:
-            raise Problem("VALIDATION_FAILED", "PEC is for OPTI or AUDI", [FieldError("/domain", "OPTI or AUDI")])
-        if PROFESSION_DOMAIN[principal.profession] != req.domain:
-            raise Problem("FORBIDDEN", f"profession {principal.profession} cannot ask a PEC in {req.domain}")
-        lines = self.quote_lines(req)
-        problems = line_problems(req.domain, lines, birth_date=req.beneficiary.birth_date, on=on)
-        if problems:
-            raise Problem("VALIDATION_FAILED", "invalid quote lines",
-                          [FieldError(f"/lines/{i}", msg) for i, msg in problems])
-        return lines
-
     def judge_pec(self, req: PecRequest, lines: list[QuoteLine], on: date, at: float | None = None):
         r = self.rights(req, on, at)
         if not r.eligible:
@@ -113,7 +88,7 @@ class Platform:
 
     def pec(self, req: PecRequest, principal: Principal, idem_key: str | None, now: float, raw: bytes) -> dict:
         on = req.date or self.today(now)
-        lines = self.check_pec_request(req, principal, on)
+        lines = check_pec_request(req, principal, on)
         body_hash = hashlib.sha256(raw).hexdigest()
         if idem_key:
             found = self.store.query("SELECT answer, body_hash FROM pecs WHERE client_id=? AND idem_key=?",
@@ -135,8 +110,7 @@ class Platform:
             return {"decision": "refused", "reason": r.reason, "reasons": [r.reason], "pec_number": None,
                     "lines": [], "amo": zero, "amc": zero, "patient": eur(sum((l.price * l.quantity for l in req.lines), Decimal(0))),
                     "expires_on": None, **base}
-        lines = [{"code": l.code, "status": l.status, "reason": l.reason, "amo": eur(l.amo), "amc": eur(l.amc),
-                  "patient": eur(l.patient)} for l in result.lines]
+        lines = [line_json(ln) for ln in result.lines]
         accepted = result.decision != "refused"
         return {"decision": result.decision, "reason": result.reason,
                 "reasons": sorted({l.reason for l in result.lines if l.reason}),
@@ -171,7 +145,7 @@ class Platform:
 
     # ---- advices: offline decisions replayed by a gateway ----
     def judge_advice(self, a: AdviceIn, now: float) -> dict:
-        on = paris_date(a.at) if self.settings.reference_date is None else self.settings.reference_date
+        on = paris_day(a.at) if self.settings.reference_date is None else self.settings.reference_date
         model = PecRequest if a.operation == "pec" else EligibilityRequest
         try:
             req = model.model_validate(a.request, strict=False)
@@ -180,7 +154,7 @@ class Platform:
         if a.operation == "eligibility":
             r = self.rights(req, req.date or on, a.at)
             return {"verdict": "confirmed" if r.eligible else "rejected", "reason": r.reason, "platform_amc_eur": "0.00"}
-        lines = self.quote_lines(req)
+        lines = quote_lines(req)
         if req.domain not in PEC_DOMAINS or line_problems(req.domain, lines, birth_date=req.beneficiary.birth_date,
                                                           on=req.date or on):
             return {"verdict": "rejected", "reason": "VALIDATION_FAILED", "platform_amc_eur": "0.00"}

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from simulator.keys import private_key
-from simulator.platform import Platform
+from tiers_payant.pec_request import quote_lines
 from tiers_payant.cards import verify_card
 from tiers_payant.coverage import History, compute_pec, line_problems
 from tiers_payant.httpkit import redact
@@ -220,7 +220,7 @@ def test_any_quote_parses_to_a_problem_or_adds_up(lines, domain, birth, on, leve
     req = parses_or_problem(PecRequest, json.dumps(body).encode())
     if req is None or domain == "PHAR":
         return
-    quote = Platform.quote_lines(req)
+    quote = quote_lines(req)
     if line_problems(domain, quote, birth_date=birth, on=on):
         return
     result = compute_pec(domain, quote, level=level, responsable=responsable, birth_date=birth, on=on,
