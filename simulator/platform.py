@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from tiers_payant.cards import peek_amc, verify_card
+from tiers_payant.cards import verify_card
 from tiers_payant.coverage import History, QuoteLine, compute_pec, line_problems
 from tiers_payant.model import PEC_DOMAINS, eur, money
 from tiers_payant.pec_request import check_pec_request, line_json, paris_day, quote_lines
@@ -194,6 +194,3 @@ class Platform:
                            (v["verdict"], v["reason"], v["platform_amc_eur"], a.advice_id))
             out.append({"advice_id": a.advice_id, **v, "duplicate": False})
         return out
-
-    def amc_of_request(self, card_token: str | None) -> str | None:
-        return peek_amc(card_token) if card_token else None

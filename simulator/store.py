@@ -83,10 +83,6 @@ class Store:
         return self._conn().execute(sql, args).fetchall()
 
     # ---- meta ----
-    def meta_get(self, key: str) -> str | None:
-        rows = self.query("SELECT value FROM meta WHERE key=?", (key,))
-        return rows[0]["value"] if rows else None
-
     def meta_set_once(self, key: str, value: str) -> bool:
         with self.tx() as db:
             cur = db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (key, value))
