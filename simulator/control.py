@@ -9,14 +9,13 @@ route map from strangers). Blueprints named `control` or `control_*` belong to t
 from __future__ import annotations
 
 import hmac
-import json
 import math
 import time
 
 from flask import Blueprint, current_app, request
 
 from tiers_payant.httpkit import json_response, read_json_body
-from tiers_payant.parsing import MAX_JSON_DEPTH, json_depth
+from tiers_payant.parsing import parse_json_object
 from tiers_payant.problems import FieldError, Problem
 
 from .faults.plan import (PlanError, applied_history, fault_at, parse_fault, parse_timeline, plan_from_json,
@@ -71,15 +70,7 @@ def _dispatch():
 
 def _body() -> tuple[dict, int]:
     """The JSON object posted, and the seed of random choices (its `seed`, else the platform's)."""
-    raw = read_json_body()
-    if json_depth(raw) > MAX_JSON_DEPTH:
-        raise Problem("MALFORMED_JSON", f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        raise Problem("MALFORMED_JSON", "the body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise Problem("VALIDATION_FAILED", "the body must be a JSON object", [FieldError("", "expected an object")])
+    body = parse_json_object(read_json_body())
     seed = body.pop("seed", svc().settings.seed)
     if type(seed) is not int:
         raise Problem("VALIDATION_FAILED", "seed must be an integer", [FieldError("/seed", "must be an integer")])

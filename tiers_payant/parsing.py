@@ -6,6 +6,7 @@ nests too deep, 422 with field paths for schema errors and NIR_INVALID for a bad
 """
 from __future__ import annotations
 
+import json
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -82,4 +83,17 @@ def parse_model(model: type[M], raw: bytes) -> M:
         msg = nir_error(beneficiary.nir)
         if msg:
             raise Problem("NIR_INVALID", msg, [FieldError("/beneficiary/nir", msg, "NIR_INVALID")])
+    return value
+
+
+def parse_json_object(raw: bytes) -> dict:
+    """A JSON object with no schema model (login form as JSON, control API bodies)."""
+    if json_depth(raw) > MAX_JSON_DEPTH:
+        raise Problem("MALFORMED_JSON", f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise Problem("MALFORMED_JSON", "the body is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise Problem("VALIDATION_FAILED", "the body must be a JSON object", [FieldError("", "expected an object")])
     return value

@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import time
 import uuid
 from urllib.parse import parse_qs
 
 from flask import request
 
-from tiers_payant.parsing import MAX_BODY_BYTES, MAX_JSON_DEPTH, check_size, json_depth
+from tiers_payant.parsing import MAX_BODY_BYTES, check_size, parse_json_object
 from tiers_payant.privacy import secrets_equal
 from tiers_payant.problems import Problem
 from tiers_payant.tokens import Principal, bearer, issue_token, verify_token
@@ -46,14 +45,7 @@ class Auth:
         if mime == "application/x-www-form-urlencoded":
             form = {k: v[0] for k, v in parse_qs(raw.decode("utf-8", "replace")).items()}
         elif mime == "application/json":
-            if json_depth(raw) > MAX_JSON_DEPTH:
-                raise Problem("MALFORMED_JSON", f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
-            try:
-                form = json.loads(raw)
-            except ValueError:
-                raise Problem("MALFORMED_JSON", "the body is not valid JSON") from None
-            if not isinstance(form, dict):
-                raise Problem("VALIDATION_FAILED", "the body must be a JSON object")
+            form = parse_json_object(raw)
         else:
             raise Problem("UNSUPPORTED_MEDIA_TYPE", "send application/x-www-form-urlencoded or application/json")
         if form.get("grant_type") != "client_credentials":
