@@ -26,11 +26,11 @@ from gateway.cached import CachedPlatform
 from gateway.journal import (Journal, JournalError, OfflineEntry, VelocityExceeded, VelocityLimit,
                              new_reference)
 from gateway.pec_checks import offline_request, price_offline, refused_answer
-from tiers_payant.pec_request import check_pec_request, line_json, paris_day
+from tiers_payant.pec_request import check_pec_request, line_json
 from gateway.standin import OfflineCounts, decide_offline
 from tiers_payant.cards import verify_card
 from tiers_payant.httpkit import log_event
-from tiers_payant.model import eur
+from tiers_payant.model import eur, paris_day
 from tiers_payant.parsing import parse_model
 from tiers_payant.privacy import beneficiary_key
 from tiers_payant.problems import Problem

@@ -21,12 +21,11 @@ Choices made here:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
-from tiers_payant.model import Card, StandinPolicy, money
+from tiers_payant.model import Card, StandinPolicy, money, paris_day
 from tiers_payant.tariff import REGULATED_CLASSES
 
 if TYPE_CHECKING:
@@ -133,7 +132,7 @@ def decide_offline(card: Card | None, card_error: str | None, req: OfflineReques
                    regulated_only: bool = False, today: date | None = None) -> OfflineDecision:
     if card is None:
         return _declined([check_signature(card, card_error) or "CARD_SIGNATURE_INVALID"])
-    day = today or datetime.fromtimestamp(now, ZoneInfo("Europe/Paris")).date()
+    day = today or paris_day(now)
     regulated = regulated_only and all(line.cls in REGULATED_CLASSES for line in req.lines)
     amount = money(amc_amount_eur)
     rules: list[tuple[str, str | None]] = [

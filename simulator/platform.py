@@ -15,8 +15,8 @@ from decimal import Decimal
 
 from tiers_payant.cards import verify_card
 from tiers_payant.coverage import History, QuoteLine, compute_pec, line_problems
-from tiers_payant.model import PEC_DOMAINS, eur, money
-from tiers_payant.pec_request import check_pec_request, line_json, paris_day, quote_lines
+from tiers_payant.model import PEC_DOMAINS, eur, money, paris_day
+from tiers_payant.pec_request import check_pec_request, line_json, quote_lines
 from tiers_payant.privacy import beneficiary_key
 from tiers_payant.problems import Problem
 from tiers_payant.schemas import AdviceIn, EligibilityRequest, PecRequest
@@ -145,7 +145,7 @@ class Platform:
 
     # ---- advices: offline decisions replayed by a gateway ----
     def judge_advice(self, a: AdviceIn, now: float) -> dict:
-        on = paris_day(a.at) if self.settings.reference_date is None else self.settings.reference_date
+        on = self.today(a.at)  # judged as if it had come online at its time
         model = PecRequest if a.operation == "pec" else EligibilityRequest
         try:
             req = model.model_validate(a.request, strict=False)

@@ -6,13 +6,20 @@ Amounts are `Decimal` in the core and decimal strings with two digits in euros o
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 DOMAINS = ("OPTI", "AUDI", "PHAR", "DENT")  # product's own documented domain codes
 PEC_DOMAINS = ("OPTI", "AUDI")
 CENT = Decimal("0.01")
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def paris_day(ts: float) -> date:
+    """The calendar day of an instant in France: what "today" means for rights and PECs."""
+    return datetime.fromtimestamp(ts, PARIS).date()
 
 
 def money(value: Decimal | int | str) -> Decimal:

@@ -6,9 +6,8 @@ an offline acceptance. One function, used by both.
 """
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from .coverage import LineResult, QuoteLine, line_problems
 from .model import PEC_DOMAINS, eur
@@ -17,12 +16,6 @@ from .schemas import PecRequest
 from .tokens import Principal
 
 PROFESSION_DOMAIN = {"28": "OPTI", "26": "AUDI"}  # opticien-lunetier, audioprothésiste
-PARIS = ZoneInfo("Europe/Paris")
-
-
-def paris_day(ts: float) -> date:
-    """The calendar day of an instant in France: what "today" means for rights and PECs."""
-    return datetime.fromtimestamp(ts, PARIS).date()
 
 
 def quote_lines(req: PecRequest) -> list[QuoteLine]:
