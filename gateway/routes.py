@@ -1,6 +1,8 @@
 """The gateway's HTTP surface: the platform's professional operations, plus its own status."""
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, Response, current_app, request
 
 from gateway.metrics import render
@@ -9,6 +11,7 @@ from tiers_payant.openapi import document, operation, professional_paths
 from tiers_payant.problems import Problem
 
 bp = Blueprint("gateway", __name__)
+_PEC_NUMBER = re.compile(r"[A-Za-z0-9-]{1,64}")
 
 
 def svc():
@@ -43,7 +46,7 @@ def pec():
 
 @bp.get("/v1/pec/<pec_number>")
 def pec_status(pec_number: str):
-    if len(pec_number) > 64 or not pec_number.replace("-", "").isalnum():
+    if not _PEC_NUMBER.fullmatch(pec_number):  # ASCII only: it goes into the platform's URL as it is
         raise Problem("NOT_FOUND", "no such PEC")
     return _answer(svc().gateway.pec_status(pec_number, request.headers.get("Authorization")))
 

@@ -16,12 +16,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Callable
 
-import requests
-
 from gateway.failures import TransientUpstream, offline_cause
 from gateway.metrics import REQUESTS
 from gateway.offline import OfflineDesk
-from gateway.upstream import BreakerOpen, Reply, Upstream
+from gateway.upstream import BreakerOpen, HopError, Reply, Upstream
 from tiers_payant.problems import Problem
 from tiers_payant.tokens import bearer
 
@@ -85,11 +83,10 @@ class GatewayService:
     def _naive(self, op: str, method: str, path: str, headers: dict, raw: bytes | None) -> Reply:
         try:
             return self.upstream.naive(method, path, headers, raw, operation=op)
-        except requests.Timeout:
+        except HopError as exc:
             self._count(op, "online", "error")
-            raise Problem("UPSTREAM_TIMEOUT", "the platform did not answer in time") from None
-        except requests.RequestException:
-            self._count(op, "online", "error")
+            if exc.kind == "timeout":
+                raise Problem("UPSTREAM_TIMEOUT", "the platform did not answer in time") from None
             raise Problem("UPSTREAM_ERROR", "the platform could not be reached") from None
 
     def _relay(self, op: str, reply: Reply) -> Answer:

@@ -1,8 +1,11 @@
 """Fakes for the gateway shell's unit tests: keys, cards, tokens, caches, a scripted platform.
 
-The scripted platform is a requests transport adapter: the real Session, pool-less, whose
-`send` answers from a script (a status and body, or an exception to raise), so the shell's
-code paths from `session.request` on are the real ones.
+The scripted platform answers from a script (a status and body, or an exception to
+raise). It serves both of the gateway's clients: as a requests transport adapter (`send`,
+for the background work's Session, whose code paths from `session.request` on are the
+real ones) and as the online hop's transport (`request`, what gateway.hop.PlatformHop
+offers). Scripts are written once for both: a requests exception raised on the hop is
+turned into the HopError the real hop would raise for the same failure.
 """
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from requests.adapters import BaseAdapter
 
+from gateway.hop import HopError, Reply
 from gateway.settings import Settings
 from tiers_payant.cards import sign_card
 from tiers_payant.model import Card, CardBeneficiary, StandinPolicy
@@ -100,6 +104,19 @@ class ScriptedPlatform(BaseAdapter):
         r._content = body if isinstance(body, bytes) else json.dumps(body).encode()
         r.headers.update({"Content-Type": "application/json", **headers})
         return r
+
+    def request(self, method: str, path: str, headers: dict, body: bytes | None, timeout) -> Reply:
+        """The online hop's interface (gateway.upstream.Transport)."""
+        prep = requests.PreparedRequest()
+        prep.prepare(method=method, url="http://platform.test" + path, headers=headers, data=body)
+        try:
+            r = self.send(prep, timeout=timeout)
+        except requests.Timeout as exc:
+            raise HopError("timeout") from exc
+        except requests.ConnectionError as exc:
+            raise HopError("refused" if "refused" in str(exc).lower() else "reset") from exc
+        return Reply(r.status_code, r.content, r.headers.get("Content-Type", "application/json"),
+                     r.headers.get("Retry-After"))
 
     def close(self) -> None:
         pass

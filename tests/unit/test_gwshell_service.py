@@ -21,7 +21,7 @@ def gw(tmp_path):
         services = build_services(s)
         platform = ScriptedPlatform(script)
         services.upstream = services.gateway.upstream = Upstream(
-            s, services.breaker, sleep=lambda _: None, adapter_factory=lambda: platform)
+            s, services.breaker, sleep=lambda _: None, transport=platform)
         if caches:
             fill_caches(services.cached, **cache_kw)
         app = create_app(s, services=services)

@@ -27,7 +27,7 @@ def make(tmp_path, script, **kw):
     ft = FakeTime()
     platform = ScriptedPlatform(script)
     breaker = SharedBreaker(s.breaker_path, s.breaker_config, ft.clock)
-    up = Upstream(s, breaker, clock=ft.clock, sleep=ft.sleep, adapter_factory=lambda: platform)
+    up = Upstream(s, breaker, clock=ft.clock, sleep=ft.sleep, transport=platform)
     return up, platform, breaker, ft
 
 
@@ -88,6 +88,6 @@ def test_naive_is_one_call_with_the_long_timeout(tmp_path):
         seen.append(kw.get("timeout"))
         return original(request, **kw)
     platform.send = send  # type: ignore[method-assign]
-    up = Upstream(s, None, adapter_factory=lambda: platform)
+    up = Upstream(s, None, transport=platform)
     assert up.naive("POST", "/v1/eligibility", {}, b"{}").status == 503
     assert len(platform.sent) == 1 and seen == [30.0]
