@@ -10,7 +10,9 @@ through the platform's control API: healthy, then `--fault` (blackhole: connecti
 accepted, never answered), then up again. Prints p50/p99 and error share per phase and
 mode, the time from the cut to the first fast offline answer, from the return to a closed
 breaker, the drain rate and live p95 while draining, and the gateway's added latency over a
-direct platform call when all is well. Goals (from the issue) are checked at the end.
+direct platform call when all is well, beside the floor for that figure on this machine: what
+a do-nothing forwarder (benchmarks/forwarder.py) under the same server adds. Goals (from the
+issue) are checked at the end.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ import json
 import os
 import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -30,7 +33,8 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from tests.support.procs import ADMIN_TOKEN, accounts, cards, login, start_gateway, start_platform  # noqa: E402
+from tests.support.procs import (ADMIN_TOKEN, accounts, cards, free_port, login, start_gateway,  # noqa: E402
+                                 start_platform, wait_http)
 
 GW_ENV = {"GW_THREADS": "64"}  # both modes alike: enough threads that naive's queue is its own doing
 CLIENT_TIMEOUT_S = 35.0
@@ -98,23 +102,48 @@ def watch_status(url: str, stop: threading.Event, out: list) -> None:
             pass
 
 
-def added_latency(platform_url: str, gateway_url: str, body: dict, headers: dict, n: int = 400) -> dict:
-    direct, via, s = [], [], requests.Session()
-    for i in range(n + 40):  # interleaved, the first 40 as warm-up
-        for base, out in ((platform_url, direct), (gateway_url, via)):
+def start_forwarder(platform_url: str, tmp: Path):
+    """benchmarks/forwarder.py under gunicorn with the gateway's worker settings: the floor."""
+    port = free_port()
+    log = open(tmp / "forwarder.log", "ab")
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-w", "2", "-k", "gthread",
+                             "--threads", GW_ENV["GW_THREADS"], "--keep-alive", "30", "--no-control-socket",
+                             "benchmarks.forwarder:app"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                            env={**os.environ, "FORWARD_TO": platform_url.split("//", 1)[1]}, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    wait_http(url + "/healthz", 30)
+    return proc, url
+
+
+def added_latency(platform_url: str, gateway_url: str, floor_url: str, body: dict, headers: dict,
+                  n: int = 400) -> dict:
+    """Direct, through the do-nothing forwarder and through the gateway, interleaved so that
+    the machine's drifts touch all three alike; the first 40 rounds warm the pools."""
+    times: dict[str, list[float]] = {"direct": [], "floor": [], "via": []}
+    s = requests.Session()
+    for i in range(n + 40):
+        for name, base in (("direct", platform_url), ("floor", floor_url), ("via", gateway_url)):
             t = time.perf_counter()
             s.post(base + "/v1/eligibility", json=body, headers=headers, timeout=5).raise_for_status()
             if i >= 40:
-                out.append(time.perf_counter() - t)
-    d, v = statistics.median(direct), statistics.median(via)
-    return {"direct_p50_ms": d * 1000, "gateway_p50_ms": v * 1000, "added_p50_ms": (v - d) * 1000, "ratio": v / d}
+                times[name].append(time.perf_counter() - t)
+    d, f, v = (statistics.median(times[k]) for k in ("direct", "floor", "via"))
+    return {"direct_p50_ms": d * 1000, "gateway_p50_ms": v * 1000, "added_p50_ms": (v - d) * 1000, "ratio": v / d,
+            "floor_p50_ms": f * 1000, "floor_added_p50_ms": (f - d) * 1000, "own_added_p50_ms": (v - f) * 1000}
 
 
 def outage_run(tmp: Path, platform, mode: str, bodies: list, headers: dict, a) -> dict:
     (tmp / mode).mkdir(exist_ok=True)
     gw = start_gateway(tmp / mode, platform.url, resilience=mode, env=GW_ENV)
     try:
-        extra = added_latency(platform.url, gw.url, bodies[0], headers) if mode == "full" else {}
+        extra = {}
+        if mode == "full":
+            floor, floor_url = start_forwarder(platform.url, tmp)
+            try:
+                extra = added_latency(platform.url, gw.url, floor_url, bodies[0], headers)
+            finally:
+                floor.terminate()
+                floor.wait(10)
         load, stop, seen = Load(gw.url, bodies, headers, a.rate), threading.Event(), []
         watcher = threading.Thread(target=watch_status, args=(gw.url, stop, seen), daemon=True)
         with ThreadPoolExecutor(max_workers=400) as pool:
@@ -160,7 +189,8 @@ def summarise(run: dict, a) -> dict:
         total = drained[-1][1]["drained"]
         out["drain"] = {"advices": total, "seconds": end - start, "rate_per_s": total / max(end - start, 1e-3),
                         "live_p95_during": phase(start, end)["p95"]}
-    for key in ("direct_p50_ms", "gateway_p50_ms", "added_p50_ms", "ratio"):
+    for key in ("direct_p50_ms", "gateway_p50_ms", "added_p50_ms", "ratio", "floor_p50_ms", "floor_added_p50_ms",
+                "own_added_p50_ms"):
         if key in run:
             out.setdefault("added_latency", {})[key] = run[key]
     return out
@@ -189,6 +219,8 @@ def report(full: dict, naive: dict, a) -> list[str]:
     if al:
         lines.append(f"  added latency (all well): direct p50 {al['direct_p50_ms']:.2f} ms, via gateway "
                      f"{al['gateway_p50_ms']:.2f} ms: +{al['added_p50_ms']:.2f} ms, ratio {al['ratio']:.2f}")
+        lines.append(f"    floor on this machine: a do-nothing forwarder under the same server adds "
+                     f"+{al['floor_added_p50_ms']:.2f} ms; the gateway's own share +{al['own_added_p50_ms']:.2f} ms")
     goals = {"outage p99 after open <= 2x healthy p99": f_open is not None and f_open <= 2 * full["healthy"]["p99"],
              "naive p99 >= 50x full p99 (after open)": f_open is not None and n_all >= 50 * f_open,
              "first fast offline answer <= 1 s": (full["first_fast_offline_s"] or 99) <= 1.0,

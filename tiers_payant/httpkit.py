@@ -132,6 +132,10 @@ def install(app: Flask, logger: logging.Logger) -> None:
 
     @app.after_request
     def _headers(resp: Response) -> Response:
+        # One pass over the few headers already set, not a setdefault scan per header:
+        # this runs on every answer, the online hot path included.
+        have = {k.lower() for k in resp.headers.keys()}
         for k, v in SECURITY_HEADERS.items():
-            resp.headers.setdefault(k, v)
+            if k.lower() not in have:
+                resp.headers.add(k, v)
         return resp

@@ -59,6 +59,19 @@ def keep_alive(conn, _):
 
 
 @pytest.fixture
+def hop_to():
+    """A PlatformHop to a port, closed (its idle sockets with it) after the test."""
+    made: list[PlatformHop] = []
+
+    def make(port: int, **kw) -> PlatformHop:
+        made.append(PlatformHop(f"http://127.0.0.1:{port}", **kw))
+        return made[-1]
+    yield make
+    for h in made:
+        h.close()
+
+
+@pytest.fixture
 def server():
     made = []
 
@@ -70,30 +83,30 @@ def server():
         s.close()
 
 
-def test_connections_are_kept_alive_and_reused(server):
+def test_connections_are_kept_alive_and_reused(server, hop_to):
     srv = server(keep_alive)
-    hop = PlatformHop(f"http://127.0.0.1:{srv.port}")
+    hop = hop_to(srv.port)
     for _ in range(5):
         r = hop.request("POST", "/v1/eligibility", {"Content-Type": "application/json"}, b"{}", (1, 1))
         assert r.status == 200 and r.body == b"{}" and r.content_type == "application/json"
     assert srv.accepted == 1
 
 
-def test_a_connection_the_platform_closed_while_idle_is_replaced_without_an_error(server):
+def test_a_connection_the_platform_closed_while_idle_is_replaced_without_an_error(server, hop_to):
     def one_answer_then_close(conn, _):
         if read_request(conn):
             conn.sendall(OK)
         time.sleep(0.05)
         conn.close()
     srv = server(one_answer_then_close)
-    hop = PlatformHop(f"http://127.0.0.1:{srv.port}")
+    hop = hop_to(srv.port)
     assert hop.request("GET", "/healthz", {}, None, (1, 1)).status == 200
     time.sleep(0.3)  # the server has closed the idle socket
     assert hop.request("GET", "/healthz", {}, None, (1, 1)).status == 200
     assert srv.accepted == 2
 
 
-def test_a_reused_connection_closed_in_the_race_is_retried_once_on_a_new_one(server):
+def test_a_reused_connection_closed_in_the_race_is_retried_once_on_a_new_one(server, hop_to):
     def answer_once_then_drop_the_next(conn, index):
         if index > 1:
             return keep_alive(conn, index)
@@ -102,76 +115,76 @@ def test_a_reused_connection_closed_in_the_race_is_retried_once_on_a_new_one(ser
         read_request(conn)  # the keep-alive race: the request arrives as the server gives up
         conn.close()
     srv = server(answer_once_then_drop_the_next)
-    hop = PlatformHop(f"http://127.0.0.1:{srv.port}")
+    hop = hop_to(srv.port)
     assert hop.request("GET", "/healthz", {}, None, (1, 1)).status == 200
     assert hop.request("POST", "/v1/pec", {"Idempotency-Key": "k"}, b"{}", (1, 1)).status == 200
     assert srv.accepted == 2
 
 
-def test_a_new_connection_closed_before_the_answer_is_not_retried(server):
+def test_a_new_connection_closed_before_the_answer_is_not_retried(server, hop_to):
     def drop(conn, _):
         read_request(conn)
         conn.close()
     srv = server(drop)
-    hop = PlatformHop(f"http://127.0.0.1:{srv.port}")
+    hop = hop_to(srv.port)
     with pytest.raises(HopError) as exc:
         hop.request("POST", "/v1/pec", {}, b"{}", (1, 1))
     assert exc.value.kind == "reset" and srv.accepted == 1
 
 
-def test_refused_when_nothing_listens():
-    hop = PlatformHop(f"http://127.0.0.1:{free_port()}")
+def test_refused_when_nothing_listens(hop_to):
+    hop = hop_to(free_port())
     with pytest.raises(HopError) as exc:
         hop.request("GET", "/healthz", {}, None, (1, 1))
     assert exc.value.kind == "refused"
 
 
-def test_a_blackhole_is_a_timeout_within_the_read_timeout(server):
+def test_a_blackhole_is_a_timeout_within_the_read_timeout(server, hop_to):
     srv = server(lambda conn, _: time.sleep(5))
-    hop = PlatformHop(f"http://127.0.0.1:{srv.port}")
+    hop = hop_to(srv.port)
     t = time.monotonic()
     with pytest.raises(HopError) as exc:
         hop.request("POST", "/v1/pec", {}, b"{}", (1, 0.3))
     assert exc.value.kind == "timeout" and time.monotonic() - t < 3
 
 
-def test_a_reset_before_the_answer_is_a_reset(server):
+def test_a_reset_before_the_answer_is_a_reset(server, hop_to):
     def reset(conn, _):
         read_request(conn)
         conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
         conn.close()  # RST, not FIN
     srv = server(reset)
-    hop = PlatformHop(f"http://127.0.0.1:{srv.port}")
+    hop = hop_to(srv.port)
     with pytest.raises(HopError) as exc:
         hop.request("POST", "/v1/pec", {}, b"{}", (1, 1))
     assert exc.value.kind == "reset"
 
 
-def test_a_truncated_body_is_a_protocol_error(server):
+def test_a_truncated_body_is_a_protocol_error(server, hop_to):
     def truncated(conn, _):
         read_request(conn)
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"decision\":")
         conn.close()
     srv = server(truncated)
-    hop = PlatformHop(f"http://127.0.0.1:{srv.port}")
+    hop = hop_to(srv.port)
     with pytest.raises(HopError) as exc:
         hop.request("POST", "/v1/eligibility", {}, b"{}", (1, 1))
     assert exc.value.kind == "protocol"
 
 
-def test_connection_close_is_honoured_and_the_pool_is_bounded(server):
+def test_connection_close_is_honoured_and_the_pool_is_bounded(server, hop_to):
     def close_after(conn, _):
         if read_request(conn):
             conn.sendall(OK.replace(b"Content-Length", b"Connection: close\r\nContent-Length"))
         conn.close()
     srv = server(close_after)
-    hop = PlatformHop(f"http://127.0.0.1:{srv.port}", pool_size=2)
+    hop = hop_to(srv.port, pool_size=2)
     for _ in range(3):
         assert hop.request("GET", "/healthz", {}, None, (1, 1)).status == 200
     assert srv.accepted == 3 and hop._idle == []
 
     srv2 = server(keep_alive)
-    hop2 = PlatformHop(f"http://127.0.0.1:{srv2.port}", pool_size=2)
+    hop2 = hop_to(srv2.port, pool_size=2)
     barrier = threading.Barrier(4)
 
     def call():
