@@ -36,7 +36,7 @@ class Settings:
     max_attempts: int = 3
     backoff_base_s: float = 0.05
     backoff_max_s: float = 0.4
-    pool_size: int = 32
+    pool_size: int = 32  # idle kept-alive connections per worker (gateway.hop); busy ones are not capped
     naive_timeout_s: float = 30.0
     # breaker (gateway.breaker.BreakerConfig)
     breaker_window_s: float = 10.0
