@@ -245,7 +245,7 @@ class FaultProxy:
                 log.warning("cannot re-bind port %s: %s", self._port, e)
         if mode == self.mode:
             return
-        previous, self.mode = self.mode, mode
+        previous = self.mode
         log.info("transport mode %s -> %s", previous, mode)
         if mode == "refuse":
             self._unbind()
@@ -254,6 +254,7 @@ class FaultProxy:
         elif previous == "blackhole":
             for pipe in [p for p in self.conns if p.tainted]:
                 pipe.reset()
+        self.mode = mode  # published once in effect: a reader seeing "refuse" finds the port closed
 
     async def _bind(self) -> None:
         loop = asyncio.get_running_loop()
