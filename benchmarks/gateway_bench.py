@@ -21,7 +21,6 @@ import json
 import os
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -33,8 +32,8 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from tests.support.procs import (ADMIN_TOKEN, accounts, cards, free_port, login, start_gateway,  # noqa: E402
-                                 start_platform, wait_http)
+from tests.support.procs import (ADMIN_TOKEN, Proc, accounts, cards, free_port, login, spawn,  # noqa: E402
+                                 start_gateway, start_platform, wait_http)
 
 GW_ENV = {"GW_THREADS": "64"}  # both modes alike: enough threads that naive's queue is its own doing
 CLIENT_TIMEOUT_S = 35.0
@@ -102,17 +101,19 @@ def watch_status(url: str, stop: threading.Event, out: list) -> None:
             pass
 
 
-def start_forwarder(platform_url: str, tmp: Path):
+def start_forwarder(platform_url: str, tmp: Path) -> Proc:
     """benchmarks/forwarder.py under gunicorn with the gateway's worker settings: the floor."""
     port = free_port()
-    log = open(tmp / "forwarder.log", "ab")
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-w", "2", "-k", "gthread",
-                             "--threads", GW_ENV["GW_THREADS"], "--keep-alive", "30", "--no-control-socket",
-                             "benchmarks.forwarder:app"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                            env={**os.environ, "FORWARD_TO": platform_url.split("//", 1)[1]}, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    wait_http(url + "/healthz", 30)
-    return proc, url
+    proc = spawn(["-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-w", "2", "-k", "gthread", "--threads",
+                  GW_ENV["GW_THREADS"], "--keep-alive", "30", "--no-control-socket", "benchmarks.forwarder:app"],
+                 {"FORWARD_TO": platform_url.split("//", 1)[1]}, tmp / "forwarder.log")
+    floor = Proc(proc, f"http://127.0.0.1:{port}", tmp / "forwarder.log")
+    try:
+        wait_http(floor.url + "/healthz", 30)
+    except TimeoutError:
+        floor.stop()
+        raise
+    return floor
 
 
 def added_latency(platform_url: str, gateway_url: str, floor_url: str, body: dict, headers: dict,
@@ -138,12 +139,11 @@ def outage_run(tmp: Path, platform, mode: str, bodies: list, headers: dict, a) -
     try:
         extra = {}
         if mode == "full":
-            floor, floor_url = start_forwarder(platform.url, tmp)
+            floor = start_forwarder(platform.url, tmp)
             try:
-                extra = added_latency(platform.url, gw.url, floor_url, bodies[0], headers)
+                extra = added_latency(platform.url, gw.url, floor.url, bodies[0], headers)
             finally:
-                floor.terminate()
-                floor.wait(10)
+                floor.stop()
         load, stop, seen = Load(gw.url, bodies, headers, a.rate), threading.Event(), []
         watcher = threading.Thread(target=watch_status, args=(gw.url, stop, seen), daemon=True)
         with ThreadPoolExecutor(max_workers=400) as pool:

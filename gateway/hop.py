@@ -147,8 +147,6 @@ class PlatformHop:
 
     def _exchange(self, conn: http.client.HTTPConnection, method: str, path: str, headers: dict,
                   body: bytes | None, read_s: float) -> Reply:
-        if conn.sock is None:
-            raise http.client.RemoteDisconnected("connection closed")
         conn.sock.settimeout(read_s)  # per socket operation, like requests' read timeout
         conn.request(method, self.prefix + path, body=body, headers=headers)
         resp = conn.getresponse()

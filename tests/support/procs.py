@@ -58,7 +58,7 @@ class Proc:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
-def _spawn(args: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen:
+def spawn(args: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen:
     log = open(log_path, "ab")
     return subprocess.Popen([sys.executable, *args], cwd=ROOT, env={**os.environ, **env}, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True)
@@ -73,7 +73,7 @@ def start_platform(tmp: Path, beneficiaries: int = 20_000, seed: int = 42, worke
     log_path = tmp / f"platform-{port}.log"
     if log_path.exists():
         log_path = tmp / f"platform-{port}-{int(time.time() * 1000)}.log"
-    p = _spawn(["-m", "simulator", "serve", "--port", str(port), "--control-port", str(control),
+    p = spawn(["-m", "simulator", "serve", "--port", str(port), "--control-port", str(control),
                 "--state-dir", str(state), "--beneficiaries", str(beneficiaries), "--seed", str(seed),
                 "--workers", str(workers), *extra_args],
                {"SIM_ADMIN_TOKEN": ADMIN_TOKEN, **(env or {})}, log_path)
@@ -101,7 +101,7 @@ def start_gateway(tmp: Path, platform_url: str, resilience: str = "full", journa
     log_path = tmp / f"gateway-{port}.log"
     if log_path.exists():
         log_path = tmp / f"gateway-{port}-{int(time.time() * 1000)}.log"
-    p = _spawn(["-m", "gateway", "serve", "--port", str(port), "--platform", platform_url,
+    p = spawn(["-m", "gateway", "serve", "--port", str(port), "--platform", platform_url,
                 "--journal", str(journal), "--resilience", resilience, "--workers", str(workers)],
                env or {}, log_path)
     proc = Proc(p, f"http://127.0.0.1:{port}", log_path, {"journal": journal, "port": port})
