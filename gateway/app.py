@@ -15,17 +15,18 @@ from dataclasses import dataclass
 
 from flask import Flask
 
-from gateway.background import Background
-from gateway.breaker_shared import SharedBreaker
-from gateway.cached import CachedPlatform
-from gateway.journal import Journal
-from gateway.leader import BackgroundLeader, run_when_leader
+from gateway.online.breaker import config_of
+from gateway.background.tasks import Background
+from gateway.online.breaker_store import SharedBreaker
+from gateway.offline.platform_snapshot import CachedPlatform
+from gateway.offline.journal import Journal
+from gateway.background.leader import BackgroundLeader, run_when_leader
 from gateway.metrics import BREAKER_TRANSITIONS
-from gateway.offline import OfflineDesk
+from gateway.offline.desk import OfflineDesk
 from gateway.routes import bp
 from gateway.service import GatewayService
 from gateway.settings import Settings, from_env
-from gateway.upstream import Upstream
+from gateway.online.upstream import Upstream
 from tiers_payant.httpkit import install, log_event, setup_logging
 
 log = logging.getLogger("gateway")
@@ -64,7 +65,7 @@ def build_services(settings: Settings) -> Services:
     journal = Journal(settings.journal_path)
     cached = CachedPlatform(settings.cache_path)
     full = settings.resilience == "full"
-    breaker = SharedBreaker(settings.breaker_path, settings.breaker_config, on_transition=_on_transition) if full else None
+    breaker = SharedBreaker(settings.breaker_path, config_of(settings), on_transition=_on_transition) if full else None
     upstream = Upstream(settings, breaker)
     offline = OfflineDesk(settings, cached, journal) if full else None
     if full:

@@ -13,7 +13,8 @@ import shutil
 
 from gunicorn.app.base import BaseApplication
 
-from gateway.breaker_shared import SharedBreaker
+from gateway.online.breaker import config_of
+from gateway.online.breaker_store import SharedBreaker
 from gateway.settings import Settings, to_env
 from tiers_payant.httpkit import log_event, setup_logging
 
@@ -47,7 +48,7 @@ def prepare(settings: Settings) -> None:
     os.environ.update(to_env(settings))
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     if settings.resilience == "full":
-        SharedBreaker(settings.breaker_path, settings.breaker_config).reset()
+        SharedBreaker(settings.breaker_path, config_of(settings)).reset()
 
 
 def serve(settings: Settings) -> int:

@@ -16,10 +16,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Callable
 
-from gateway.failures import TransientUpstream, offline_cause
+from gateway.online.failures import TransientUpstream, offline_cause
 from gateway.metrics import REQUESTS
-from gateway.offline import OfflineDesk
-from gateway.upstream import BreakerOpen, HopError, Reply, Upstream
+from gateway.offline.desk import OfflineDesk
+from gateway.online.upstream import BreakerOpen, HopError, Reply, Upstream
 from tiers_payant.problems import Problem
 from tiers_payant.tokens import bearer
 

@@ -11,7 +11,6 @@ import hmac
 import os
 from dataclasses import dataclass, fields, replace
 
-from gateway.breaker import BreakerConfig
 
 
 def service_secret(seed: int, client_id: str) -> str:
@@ -36,9 +35,9 @@ class Settings:
     max_attempts: int = 3
     backoff_base_s: float = 0.05
     backoff_max_s: float = 0.4
-    pool_size: int = 32  # idle kept-alive connections per worker (gateway.hop); busy ones are not capped
+    pool_size: int = 32  # idle kept-alive connections per worker (gateway.online.hop); busy ones are not capped
     naive_timeout_s: float = 30.0
-    # breaker (gateway.breaker.BreakerConfig)
+    # breaker (gateway.online.breaker.config_of builds its BreakerConfig)
     breaker_window_s: float = 10.0
     breaker_min_calls: int = 10
     breaker_failure_rate: float = 0.5
@@ -76,12 +75,6 @@ class Settings:
     @property
     def leader_lock_path(self) -> str:
         return os.path.abspath(self.journal_path) + ".leader"
-
-    @property
-    def breaker_config(self) -> BreakerConfig:
-        return BreakerConfig(self.breaker_window_s, self.breaker_min_calls, self.breaker_failure_rate,
-                             self.breaker_slow_call_rate, self.breaker_slow_call_s, self.breaker_open_s,
-                             self.breaker_half_open_probes, self.breaker_max_calls)
 
 
 def _env_name(field_name: str) -> str:

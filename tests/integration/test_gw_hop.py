@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from gateway.hop import HopError, PlatformHop
+from gateway.online.hop import HopError, PlatformHop
 from tests.support.procs import free_port
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from gateway.journal import Journal, JournalError, OfflineEntry, new_reference
+from gateway.offline.journal import Journal, JournalError, OfflineEntry, new_reference
 
 NIR = "185057800608436"
 T0 = 1_700_000_000.0
@@ -217,7 +217,7 @@ def test_no_nir_outside_payload(tmp_path):
 
 def test_velocity_is_rechecked_inside_the_write_transaction(tmp_path):
     """Two workers that both decided on the same snapshot cannot both pass the limit."""
-    from gateway.journal import VelocityExceeded, VelocityLimit
+    from gateway.offline.journal import VelocityExceeded, VelocityLimit
     j = Journal(str(tmp_path / "v.sqlite"))
     limit = VelocityLimit(since=0.0, max_count=2, max_amount_eur=Decimal("1000.00"))
 

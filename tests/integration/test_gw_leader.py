@@ -10,12 +10,12 @@ import threading
 import time
 from pathlib import Path
 
-from gateway.leader import Leadership, run_when_leader
+from gateway.background.leader import Leadership, run_when_leader
 
 ROOT = Path(__file__).resolve().parents[2]
 CHILD = """
 import os, sys, threading
-from gateway.leader import run_when_leader
+from gateway.background.leader import run_when_leader
 def work(stop):
     open(os.path.join(sys.argv[2], "leader-%d" % os.getpid()), "w").close()
     stop.wait()

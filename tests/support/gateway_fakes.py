@@ -3,7 +3,7 @@
 The scripted platform answers from a script (a status and body, or an exception to
 raise). It serves both of the gateway's clients: as a requests transport adapter (`send`,
 for the background work's Session, whose code paths from `session.request` on are the
-real ones) and as the online hop's transport (`request`, what gateway.hop.PlatformHop
+real ones) and as the online hop's transport (`request`, what gateway.online.hop.PlatformHop
 offers). Scripts are written once for both: a requests exception raised on the hop is
 turned into the HopError the real hop would raise for the same failure.
 """
@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from requests.adapters import BaseAdapter
 
-from gateway.hop import HopError, Reply
+from gateway.online.hop import HopError, Reply
 from gateway.settings import Settings
 from tiers_payant.cards import sign_card
 from tiers_payant.model import Card, CardBeneficiary, StandinPolicy
@@ -106,7 +106,7 @@ class ScriptedPlatform(BaseAdapter):
         return r
 
     def request(self, method: str, path: str, headers: dict, body: bytes | None, timeout) -> Reply:
-        """The online hop's interface (gateway.upstream.Transport)."""
+        """The online hop's interface (gateway.online.upstream.Transport)."""
         prep = requests.PreparedRequest()
         prep.prepare(method=method, url="http://platform.test" + path, headers=headers, data=body)
         try:

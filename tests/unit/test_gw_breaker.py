@@ -1,7 +1,7 @@
 """The breaker as a state machine on a fake clock: no sleeping, every transition by hand."""
 from hypothesis import given, strategies as st
 
-from gateway.breaker import BreakerConfig, BreakerState, allow, force_open, record, transition
+from gateway.online.breaker import BreakerConfig, BreakerState, allow, force_open, record, transition
 
 CFG = BreakerConfig()  # window 10 s, min 10 calls, 50 % failures, 80 % slow, open 2 s, 3 probes
 

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from gateway.caches import DiskCache
+from gateway.offline.disk_cache import DiskCache
 
 JWKS = {"keys": [{"kid": "amc-123456789", "kty": "OKP", "crv": "Ed25519", "x": "abc"}]}
 

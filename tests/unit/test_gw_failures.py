@@ -4,8 +4,8 @@ import uuid
 import pytest
 from tenacity import Retrying
 
-from gateway.breaker import BreakerConfig
-from gateway.failures import (TransientUpstream, breaker_outcome, classify, is_retryable,
+from gateway.online.breaker import BreakerConfig
+from gateway.online.failures import (TransientUpstream, breaker_outcome, classify, is_retryable,
                               offline_cause, parse_retry_after, retry_policy)
 
 
@@ -154,7 +154,7 @@ def test_deadline_is_counted_from_started_at():
 def test_wait_caps_retry_after_at_the_remaining_deadline():
     from types import SimpleNamespace
 
-    from gateway.failures import stop_at_deadline, wait_retry_after_or_jitter
+    from gateway.online.failures import stop_at_deadline, wait_retry_after_or_jitter
     from tenacity import wait_fixed
     clock = FakeClock()
     deadline = stop_at_deadline(1.5, clock, started_at=clock.t - 1.0)

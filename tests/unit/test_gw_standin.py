@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from gateway.standin import (OfflineCounts, OfflineRequest, RevocationSnapshot, check_beneficiary,
+from gateway.offline.decide import (OfflineCounts, OfflineRequest, RevocationSnapshot, check_beneficiary,
                              check_default, check_domain, check_freshness, check_policy,
                              check_revoked, check_signature, check_single_ceiling, check_validity,
                              check_velocity, decide_offline)

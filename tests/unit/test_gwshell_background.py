@@ -6,10 +6,11 @@ import threading
 import uuid
 from decimal import Decimal
 
-from gateway.background import Background
-from gateway.breaker_shared import SharedBreaker
-from gateway.cached import CachedPlatform
-from gateway.journal import Journal, OfflineEntry
+from gateway.online.breaker import config_of
+from gateway.background.tasks import Background
+from gateway.online.breaker_store import SharedBreaker
+from gateway.offline.platform_snapshot import CachedPlatform
+from gateway.offline.journal import Journal, OfflineEntry
 from tests.support.gateway_fakes import JWKS, POLICY, ScriptedPlatform, refused, settings
 
 
@@ -25,7 +26,7 @@ class Waits(threading.Event):
 
 def make(tmp_path, script, **kw):
     s = settings(tmp_path, **kw)
-    bg = Background(s, SharedBreaker(s.breaker_path, s.breaker_config), CachedPlatform(s.cache_path),
+    bg = Background(s, SharedBreaker(s.breaker_path, config_of(s)), CachedPlatform(s.cache_path),
                     Journal(s.journal_path))
     platform = ScriptedPlatform(script)
     bg.client.session.mount("http://", platform)

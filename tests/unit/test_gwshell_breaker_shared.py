@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import multiprocessing
 
-from gateway.breaker import BreakerConfig
-from gateway.breaker_shared import SharedBreaker
+from gateway.online.breaker import BreakerConfig
+from gateway.online.breaker_store import SharedBreaker
 
 CFG = BreakerConfig(window_s=10, min_calls=4, failure_rate=0.5, open_s=2.0, half_open_probes=2)
 

@@ -7,8 +7,8 @@ import pytest
 import requests
 
 from gateway.app import build_services, create_app
-from gateway.journal import JournalError
-from gateway.upstream import Upstream
+from gateway.offline.journal import JournalError
+from gateway.online.upstream import Upstream
 from tests.support.gateway_fakes import (ScriptedPlatform, eligibility_body, fill_caches, pec_body, refused,
                                          settings, token)
 

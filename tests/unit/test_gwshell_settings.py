@@ -6,6 +6,7 @@ import hmac
 
 import pytest
 
+from gateway.online.breaker import config_of
 from gateway.settings import Settings, from_env, to_env
 
 
@@ -23,7 +24,7 @@ def test_environment_overrides_and_round_trip():
     assert s.drain_rate_per_s == 7.5 and s.workers == 3 and s.platform_url == "http://127.0.0.1:9"
     assert s.log_key == b"k" and s.resilience == "naive"
     assert from_env(to_env(s)) == s
-    assert s.breaker_config.open_s == Settings().breaker_open_s
+    assert config_of(s).open_s == Settings().breaker_open_s
 
 
 def test_unknown_resilience_is_refused():

@@ -4,9 +4,10 @@ from __future__ import annotations
 import pytest
 import requests
 
-from gateway.breaker_shared import SharedBreaker
-from gateway.failures import TransientUpstream
-from gateway.upstream import BreakerOpen, Upstream
+from gateway.online.breaker import config_of
+from gateway.online.breaker_store import SharedBreaker
+from gateway.online.failures import TransientUpstream
+from gateway.online.upstream import BreakerOpen, Upstream
 from tests.support.gateway_fakes import ScriptedPlatform, refused, settings
 
 
@@ -26,7 +27,7 @@ def make(tmp_path, script, **kw):
     s = settings(tmp_path, **kw)
     ft = FakeTime()
     platform = ScriptedPlatform(script)
-    breaker = SharedBreaker(s.breaker_path, s.breaker_config, ft.clock)
+    breaker = SharedBreaker(s.breaker_path, config_of(s), ft.clock)
     up = Upstream(s, breaker, clock=ft.clock, sleep=ft.sleep, transport=platform)
     return up, platform, breaker, ft
 

@@ -12,8 +12,8 @@ from typing import Any, Callable
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from gateway.caches import DiskCache
-from gateway.standin import RevocationSnapshot
+from gateway.offline.disk_cache import DiskCache
+from gateway.offline.decide import RevocationSnapshot
 from tiers_payant.cards import jwk_public_key
 from tiers_payant.model import StandinPolicy
 

@@ -1,4 +1,4 @@
-"""Inputs and answer shapes of the offline stand-in (gateway.offline uses them).
+"""Inputs and answer shapes of the offline stand-in (gateway.offline.desk uses them).
 
 The PEC request checks are the platform's own (`tiers_payant.pec_request`), so a request
 the platform would refuse as malformed (403/422) never becomes an offline acceptance.
@@ -11,7 +11,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from gateway.standin import OfflineRequest
+from gateway.offline.decide import OfflineRequest
 from tiers_payant.coverage import History, QuoteLine, compute_pec
 from tiers_payant.model import eur
 from tiers_payant.pec_request import line_json

@@ -22,7 +22,7 @@ from tenacity import retry_if_exception, stop_after_attempt, wait_random_exponen
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
-from gateway.breaker import BreakerConfig
+from gateway.online.breaker import BreakerConfig
 
 Kind = Literal["success", "business", "transient", "fatal"]
 TRANSPORT_ERRORS = ("connect", "timeout", "reset", "protocol")

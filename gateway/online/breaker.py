@@ -46,6 +46,12 @@ class BreakerState:
     transitions: int = 0
 
 
+def config_of(s) -> BreakerConfig:
+    """The breaker's config from a gateway Settings (kept here so settings imports nothing upward)."""
+    return BreakerConfig(s.breaker_window_s, s.breaker_min_calls, s.breaker_failure_rate, s.breaker_slow_call_rate,
+                         s.breaker_slow_call_s, s.breaker_open_s, s.breaker_half_open_probes, s.breaker_max_calls)
+
+
 def allow(state: BreakerState, cfg: BreakerConfig, now: float) -> tuple[bool, BreakerState]:
     """May a call go to the platform now? Returns the answer and the state to keep."""
     if state.state == "closed":

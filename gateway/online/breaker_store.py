@@ -25,8 +25,8 @@ import time
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
-from gateway import breaker as core
-from gateway.breaker import BreakerConfig, BreakerState
+from gateway.online import breaker as core
+from gateway.online.breaker import BreakerConfig, BreakerState
 
 _HEADER = struct.Struct("<4sBdIIQQQQQI")  # magic, state, opened_at, in_flight, successes, transitions,
 _MAGIC = b"GWB1"                           # recorded, failures, short_circuited, forced, n_calls

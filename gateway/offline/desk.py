@@ -22,12 +22,12 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any, Callable
 
-from gateway.cached import CachedPlatform
-from gateway.journal import (Journal, JournalError, OfflineEntry, VelocityExceeded, VelocityLimit,
+from gateway.offline.platform_snapshot import CachedPlatform
+from gateway.offline.journal import (Journal, JournalError, OfflineEntry, VelocityExceeded, VelocityLimit,
                              new_reference)
-from gateway.pec_checks import offline_request, price_offline, refused_answer
+from gateway.offline.pec_checks import offline_request, price_offline, refused_answer
 from tiers_payant.pec_request import check_pec_request, line_json
-from gateway.standin import OfflineCounts, decide_offline
+from gateway.offline.decide import OfflineCounts, decide_offline
 from tiers_payant.cards import verify_card
 from tiers_payant.httpkit import log_event
 from tiers_payant.model import eur, paris_day
@@ -37,7 +37,7 @@ from tiers_payant.problems import Problem
 from tiers_payant.schemas import EligibilityRequest, PecRequest
 from tiers_payant.tokens import Principal, bearer, verify_token
 
-log = logging.getLogger("gateway.offline")
+log = logging.getLogger("gateway.offline.desk")
 
 
 class OfflineDesk:

@@ -1,4 +1,4 @@
-"""Background work of one gateway, run by the leader worker only (gateway.leader).
+"""Background work of one gateway, run by the leader worker only (gateway.background.leader).
 
 Three duties:
 - probe: every `probe_interval_s`, GET /healthz with a short timeout. Consecutive
@@ -24,15 +24,15 @@ from decimal import Decimal
 
 import requests
 
-from gateway.breaker_shared import SharedBreaker
-from gateway.cached import CachedPlatform
-from gateway.journal import VERDICTS, Journal, JournalError
+from gateway.online.breaker_store import SharedBreaker
+from gateway.offline.platform_snapshot import CachedPlatform
+from gateway.offline.journal import VERDICTS, Journal, JournalError
 from gateway.metrics import ADVICES, CACHE_REFRESHES
-from gateway.platform_client import PlatformClient
+from gateway.background.platform_client import PlatformClient
 from tiers_payant.httpkit import log_event
 from tiers_payant.model import eur
 
-log = logging.getLogger("gateway.background")
+log = logging.getLogger("gateway.background.tasks")
 FULL_REFRESH_EVERY = 20  # an occasional full revocation list repairs any missed increment
 
 

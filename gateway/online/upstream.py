@@ -1,7 +1,7 @@
 """The gateway's calls to the platform: pooled HTTP, timeouts, deadline, retries, breaker.
 
 One `Upstream` per worker process, over one `PlatformHop` (kept-alive http.client
-connections; see gateway.hop for why not requests on this path). `call` is one gateway
+connections; see gateway.online.hop for why not requests on this path). `call` is one gateway
 request: a tenacity loop (`failures.retry_policy`) whose attempts all carry the same
 Idempotency-Key, each attempt asking the shared breaker first and recording its outcome
 after, in a `finally`. `naive` is the control group: one call, one long timeout.
@@ -13,10 +13,10 @@ from typing import Callable, Protocol
 
 from tenacity import Retrying
 
-from gateway.breaker import BreakerConfig
-from gateway.breaker_shared import SharedBreaker
-from gateway.failures import TransientUpstream, breaker_outcome, classify, parse_retry_after, retry_policy
-from gateway.hop import HopError, PlatformHop, Reply
+from gateway.online.breaker import BreakerConfig, config_of
+from gateway.online.breaker_store import SharedBreaker
+from gateway.online.failures import TransientUpstream, breaker_outcome, classify, parse_retry_after, retry_policy
+from gateway.online.hop import HopError, PlatformHop, Reply
 from gateway.metrics import UPSTREAM_LATENCY
 from gateway.settings import Settings
 
@@ -37,7 +37,7 @@ class Upstream:
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] | None = None,
                  transport: Transport | None = None) -> None:
         self.s, self.breaker, self.clock, self.sleep = settings, breaker, clock, sleep
-        self.cfg: BreakerConfig = settings.breaker_config
+        self.cfg: BreakerConfig = config_of(settings)
         self.transport: Transport = transport or PlatformHop(settings.platform_url, settings.pool_size)
 
     def _send(self, method: str, path: str, headers: dict, body: bytes | None, timeout) -> Reply:

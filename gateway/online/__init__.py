@@ -1,0 +1,1 @@
+"""The online path: one hop to the platform, timeouts, retries, the shared circuit breaker."""
