@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from flask import Flask
 
 from gateway.online.breaker import config_of
+from gateway.background import health
 from gateway.background.tasks import Background
 from gateway.online.breaker_store import SharedBreaker
 from gateway.offline.platform_snapshot import CachedPlatform
@@ -48,10 +49,12 @@ class Services:
         breaker = self.breaker.snapshot() if self.breaker else {"state": "disabled"}
         return {"resilience": self.settings.resilience, "platform": self.settings.platform_url,
                 "breaker": breaker,
-                "journal": {k: j.get(k, 0) for k in ("recorded", "pending", "drained")},
+                "journal": {k: j.get(k, 0) for k in ("recorded", "pending", "drained", "failed")},
+                "set_aside": self.journal.failed(5) if j.get("failed") else [],
                 "reconciliation": {**{k: j.get(k, 0) for k in ("confirmed", "adjusted", "rejected")},
                                    "exposure_eur": j.get("exposure_eur", "0.00")},
-                "caches": self.cached.ages(time.time()), "worker": os.getpid(),
+                "caches": self.cached.ages(time.time()), "background": health.read(self.cached.disk),
+                "worker": os.getpid(),
                 "leader": bool(self.leader and self.leader.is_leader)}
 
 

@@ -25,6 +25,9 @@ UPSTREAM_LATENCY = Histogram("gateway_upstream_latency_seconds", "One attempt at
                              buckets=(.002, .005, .01, .025, .05, .1, .25, .5, 1, 1.5, 2.5, 5, 10, 30))
 BREAKER_TRANSITIONS = Counter("gateway_breaker_transitions_total", "Breaker state changes", ["from_state", "to_state"])
 ADVICES = Counter("gateway_advices_total", "Advices drained to the platform, by verdict", ["verdict"])
+DRAIN_FAILURES = Counter("gateway_drain_failures_total", "Advices not judged on a send: transient (backed off),"
+                         " pending (platform still judging), set_aside (refused for good)", ["kind"])
+BACKGROUND_ERRORS = Counter("gateway_background_errors_total", "Failures of a background task", ["task"])
 CACHE_REFRESHES = Counter("gateway_cache_refreshes_total", "Cache refreshes from the platform", ["cache", "result"])
 BREAKER_STATES = ("closed", "half_open", "open")
 
@@ -43,11 +46,16 @@ class StateCollector(Collector):
             breaker.add_metric([name], 1.0 if name == current else 0.0)
         yield breaker
         journal = st.get("journal", {})
-        for key in ("recorded", "pending", "drained"):
+        for key in ("recorded", "pending", "drained", "failed"):
             yield GaugeMetricFamily(f"gateway_journal_{key}", f"Journal entries {key}", value=journal.get(key, 0))
         rec = st.get("reconciliation", {})
         yield GaugeMetricFamily("gateway_exposure_eur", "Euros accepted offline that the platform rejected or reduced",
                                 value=float(rec.get("exposure_eur", 0) or 0))
+        health = GaugeMetricFamily("gateway_background_task_up", "1 while a background task's last run"
+                                   " succeeded", labels=["task"])
+        for name, h in st.get("background", {}).items():
+            health.add_metric([name], 1.0 if h.get("ok") else 0.0)
+        yield health
         ages = GaugeMetricFamily("gateway_cache_age_seconds", "Age of each cache (NaN until loaded)", labels=["cache"])
         for name, age in st.get("caches", {}).items():
             ages.add_metric([name], float("nan") if age is None else float(age))

@@ -5,8 +5,10 @@ import re
 
 from flask import Blueprint, Response, current_app, request
 
+from gateway.background import health
 from gateway.metrics import render
 from tiers_payant.httpkit import json_response, read_json_body
+from tiers_payant.idempotency import check_key
 from tiers_payant.openapi import document, operation, professional_paths
 from tiers_payant.problems import Problem
 
@@ -27,10 +29,7 @@ def _answer(a) -> Response:
 
 
 def _idempotency_key() -> str | None:
-    key = request.headers.get("Idempotency-Key")
-    if key is not None and not (1 <= len(key) <= 128 and key.isprintable()):
-        raise Problem("BAD_REQUEST", "Idempotency-Key must be 1-128 printable characters")
-    return key
+    return check_key(request.headers.get("Idempotency-Key"))
 
 
 @bp.post("/v1/eligibility")
@@ -71,10 +70,15 @@ def healthz():
 def readyz():
     """Ready when the offline stand-in has its caches, or when the platform answers."""
     s = svc()
-    caches = s.settings.resilience == "full" and s.cached.loaded()
+    full = s.settings.resilience == "full"
+    caches = full and s.cached.loaded()
     platform = caches or s.upstream.platform_answers()
     if not (caches or platform):
-        raise Problem("SERVICE_UNAVAILABLE", "no cached platform data yet and the platform does not answer")
+        raise Problem("SERVICE_UNAVAILABLE", "not ready: the offline snapshot (keys, revocations, stand-in policy)"
+                                             " was never loaded and the platform does not answer")
+    missing = health.not_ready_reasons(health.read(s.cached.disk)) if full else []
+    if missing:
+        raise Problem("SERVICE_UNAVAILABLE", "not ready: " + "; ".join(missing))
     return json_response({"ready": True, "caches_loaded": caches, "resilience": s.settings.resilience})
 
 

@@ -47,9 +47,13 @@ class GatewayService:
     def pec(self, raw: bytes, authorization: str | None, idem_key: str | None) -> Answer:
         # One key per gateway request, made before the retry loop: every attempt sends it.
         key = idem_key or uuid.uuid4().hex
+        if idem_key and self.offline is not None and self.resilience == "full":
+            known = self.offline.replay_online_retry(raw, authorization, idem_key)
+            if known is not None:  # this key was accepted offline: the same answer, not a second decision
+                return self._offline_json("pec", known)
         return self._forward("pec", "POST", "/v1/pec", raw, authorization, key,
                              lambda cause: self._offline_json(
-                                 "pec", self.offline.pec(raw, authorization, cause, idem_key)))
+                                 "pec", self.offline.pec(raw, authorization, cause, idem_key, key)))
 
     def pec_status(self, pec_number: str, authorization: str | None) -> Answer:
         if self.offline is not None and pec_number.startswith("J-"):  # an offline PEC: the journal knows it

@@ -52,13 +52,24 @@ class Settings:
     probe_timeout_s: float = 0.25
     probe_failures: int = 2  # consecutive transport failures that force the breaker open
     drain_batch: int = 25
+    drain_batch_bytes: int = 48_000  # under the platform's 64 KiB body limit (tiers_payant.parsing)
     drain_rate_per_s: float = 50.0  # advices per second, at most
     drain_lease_s: float = 10.0
+    drain_backoff_base_s: float = 0.5  # per batch after a transient failure, doubling per attempt
+    drain_backoff_max_s: float = 30.0
+    drain_pending_warn_after: int = 5  # "still judging" answers for one advice before a WARNING
     # identity and domain
     client_id: str = "gw-1"
-    client_secret: str = service_secret(42, "gw-1")
+    client_secret: str = service_secret(42, "gw-1")  # the sandbox's default platform (seed 42)
+    client_secret_file: str = ""  # read at use when set: a secret kept out of the environment
     log_key: bytes = b"gw-log-key"
     pec_validity_days: int = 180
+
+    def service_secret(self) -> str:
+        if self.client_secret_file:
+            with open(self.client_secret_file, encoding="utf-8") as f:
+                return f.read().strip()
+        return self.client_secret
 
     @property
     def state_dir(self) -> str:

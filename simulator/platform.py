@@ -5,8 +5,8 @@ it looks facts up (population, store), calls the core and records what must be r
 """
 from __future__ import annotations
 
-import hashlib
 import json
+import sqlite3
 import time
 import uuid
 from dataclasses import dataclass
@@ -18,7 +18,9 @@ from tiers_payant.coverage import History, QuoteLine, compute_pec, line_problems
 from tiers_payant.model import PEC_DOMAINS, eur, money, paris_day
 from tiers_payant.pec_request import check_pec_request, line_json, quote_lines
 from tiers_payant.privacy import beneficiary_key
-from tiers_payant.problems import Problem
+from tiers_payant.failpoints import failpoint
+from tiers_payant.idempotency import IN_PROGRESS_WAIT_S, fingerprint, in_progress, reused
+from tiers_payant.problems import FieldError, Problem
 from tiers_payant.schemas import AdviceIn, EligibilityRequest, PecRequest
 from tiers_payant.tokens import Principal
 
@@ -27,6 +29,9 @@ from .population import Population
 from .rights import Rights, decide_rights
 from .settings import Settings
 from .store import Store
+
+
+ADVICE_CLOCK_SKEW_S = 300.0  # a gateway's clock may run this far ahead of ours
 
 
 @dataclass
@@ -86,22 +91,43 @@ class Platform:
                              responsable=c.responsable, birth_date=b.birth_date, on=on, history=self._history(r))
         return r, result
 
-    def pec(self, req: PecRequest, principal: Principal, idem_key: str | None, now: float, raw: bytes) -> dict:
+    def pec(self, req: PecRequest, principal: Principal, idem_key: str | None, now: float,
+            raw: bytes) -> tuple[dict, bytes, bool]:
+        """(answer, its JSON bytes, replayed). One write transaction holds the key check, the
+        judgment, the record and the stored answer: of concurrent requests with one key the
+        first decides and the others, waiting on the write lock, replay its bytes; of
+        concurrent PECs for one beneficiary the second sees the first's consumption."""
         on = req.date or self.today(now)
         lines = check_pec_request(req, principal, on)
-        body_hash = hashlib.sha256(raw).hexdigest()
-        if idem_key:
-            found = self.store.query("SELECT answer, body_hash FROM pecs WHERE client_id=? AND idem_key=?",
-                                     (principal.client_id, idem_key))
-            if found:
-                if found[0]["body_hash"] != body_hash:
-                    raise Problem("IDEMPOTENCY_CONFLICT", "this Idempotency-Key was used with another body")
-                return json.loads(found[0]["answer"])
-        r, result = self.judge_pec(req, lines, on)
-        answer = self._answer(req, r, result, on)
-        if result is not None and result.decision != "refused":
-            self._record_pec(answer, req, r, result, principal.client_id, idem_key, body_hash, now, on)
-        return answer
+        fp = fingerprint(raw)
+        try:
+            with self.store.tx(wait_s=IN_PROGRESS_WAIT_S) as db:
+                if idem_key:
+                    known = db.execute("SELECT fingerprint, body FROM idempotency WHERE client_id=? AND idem_key=?",
+                                       (principal.client_id, idem_key)).fetchone()
+                    if known:
+                        if known["fingerprint"] != fp:
+                            raise reused()
+                        return json.loads(known["body"]), bytes(known["body"]), True
+                r, result = self.judge_pec(req, lines, on)
+                answer = self._answer(req, r, result, on)
+                body = json.dumps(answer).encode()
+                if result is not None and result.decision != "refused":
+                    self._record_pec(db, answer, req, r, result, principal.client_id, idem_key, fp, now, on)
+                if idem_key:
+                    self._remember(db, principal.client_id, idem_key, fp, body, now)
+                return answer, body, False
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc):
+                raise
+            if idem_key:
+                raise in_progress() from None
+            raise Problem("SERVICE_UNAVAILABLE", "the platform is busy; retry", headers={"Retry-After": "1"}) from None
+
+    @staticmethod
+    def _remember(db, client_id: str, idem_key: str, fp: str, body: bytes, now: float) -> None:
+        db.execute("INSERT INTO idempotency (client_id, idem_key, fingerprint, operation, status, body, created_at)"
+                   " VALUES (?,?,?,?,?,?,?)", (client_id, idem_key, fp, "pec", 200, body, now))
 
     def _answer(self, req: PecRequest, r: Rights, result, on: date) -> dict:
         base = {"mode": "online", "provisional": False, "request_id": uuid.uuid4().hex}
@@ -119,19 +145,18 @@ class Platform:
                 "expires_on": (on + timedelta(days=self.settings.pec_validity_days)).isoformat() if accepted else None,
                 **base}
 
-    def _record_pec(self, answer, req, r, result, client_id, idem_key, body_hash, now, on) -> None:
+    def _record_pec(self, db, answer, req, r, result, client_id, idem_key, body_hash, now, on) -> None:
         b = r.beneficiary
         key = self.bkey(b.nir, b.birth_date, b.birth_rank)
         items = set()
         for q, l in zip(req.lines, result.lines):
             if l.status == "accepted":
                 items.add("glasses" if req.domain == "OPTI" else f"hearing_{q.ear}")
-        with self.store.tx() as db:
-            db.execute("INSERT INTO pecs (pec_number, client_id, idem_key, body_hash, amc, created_at, expires_on, answer)"
-                       " VALUES (?,?,?,?,?,?,?,?)", (answer["pec_number"], client_id, idem_key, body_hash,
-                                                     r.contract.amc.number, now, answer["expires_on"], json.dumps(answer)))
-            db.executemany("INSERT INTO consumption (beneficiary_key, item, on_date, source) VALUES (?,?,?,?)",
-                           [(key, item, on.isoformat(), answer["pec_number"]) for item in sorted(items)])
+        db.execute("INSERT INTO pecs (pec_number, client_id, idem_key, body_hash, amc, created_at, expires_on, answer)"
+                   " VALUES (?,?,?,?,?,?,?,?)", (answer["pec_number"], client_id, idem_key, body_hash,
+                                                 r.contract.amc.number, now, answer["expires_on"], json.dumps(answer)))
+        db.executemany("INSERT INTO consumption (beneficiary_key, item, on_date, source) VALUES (?,?,?,?)",
+                       [(key, item, on.isoformat(), answer["pec_number"]) for item in sorted(items)])
 
     def pec_status(self, pec_number: str, principal: Principal) -> dict:
         rows = self.store.query("SELECT answer, client_id FROM pecs WHERE pec_number=?", (pec_number,))
@@ -144,8 +169,9 @@ class Platform:
                 "expires_on": answer["expires_on"], "lines": answer["lines"]}
 
     # ---- advices: offline decisions replayed by a gateway ----
-    def judge_advice(self, a: AdviceIn, now: float) -> dict:
-        on = self.today(a.at)  # judged as if it had come online at its time
+    def judge_advice(self, db, a: AdviceIn, now: float) -> dict:
+        """Judged as if it had come online at its time, inside the caller's transaction."""
+        on = self.today(a.at)
         model = PecRequest if a.operation == "pec" else EligibilityRequest
         try:
             req = model.model_validate(a.request, strict=False)
@@ -154,43 +180,67 @@ class Platform:
         if a.operation == "eligibility":
             r = self.rights(req, req.date or on, a.at)
             return {"verdict": "confirmed" if r.eligible else "rejected", "reason": r.reason, "platform_amc_eur": "0.00"}
+        if a.idempotency_key:  # the gateway asked online with this key first: that decision, if any, stands
+            known = db.execute("SELECT body FROM idempotency WHERE client_id=? AND idem_key=?",
+                               (a.client_id, a.idempotency_key)).fetchone()
+            if known:
+                return self._verdict_of_online(json.loads(known["body"]), a)
         lines = quote_lines(req)
         if req.domain not in PEC_DOMAINS or line_problems(req.domain, lines, birth_date=req.beneficiary.birth_date,
                                                           on=req.date or on):
             return {"verdict": "rejected", "reason": "VALIDATION_FAILED", "platform_amc_eur": "0.00"}
         r, result = self.judge_pec(req, lines, req.date or on, a.at)
+        answer = self._answer(req, r, result, req.date or on)
+        if a.idempotency_key:  # a later online retry with the key replays this judgment
+            self._remember(db, a.client_id, a.idempotency_key, fingerprint(json.dumps(a.request).encode()),
+                           json.dumps(answer).encode(), now)
         if result is None or result.decision == "refused":
             reason = r.reason if result is None else result.reason
             return {"verdict": "rejected", "reason": reason, "platform_amc_eur": "0.00"}
-        answer = self._answer(req, r, result, req.date or on)
-        self._record_pec(answer, req, r, result, a.client_id, None, a.advice_id, now, req.date or on)
-        verdict = "confirmed" if money(result.amc) >= money(a.amc_eur) else "adjusted"
-        return {"verdict": verdict, "reason": result.reason if verdict == "confirmed" else (result.reason or "AMOUNT_ADJUSTED"),
-                "platform_amc_eur": eur(result.amc), "pec_number": answer["pec_number"]}
+        self._record_pec(db, answer, req, r, result, a.client_id, None, a.advice_id, now, req.date or on)
+        return self._verdict(result.amc, result.reason, a, answer["pec_number"])
+
+    def _verdict_of_online(self, answer: dict, a: AdviceIn) -> dict:
+        if not answer.get("pec_number"):
+            return {"verdict": "rejected", "reason": answer.get("reason"), "platform_amc_eur": "0.00"}
+        return self._verdict(Decimal(answer["amc"]), answer.get("reason"), a, answer["pec_number"])
+
+    @staticmethod
+    def _verdict(amc: Decimal, reason: str | None, a: AdviceIn, pec_number: str) -> dict:
+        verdict = "confirmed" if money(amc) >= money(a.amc_eur) else "adjusted"
+        return {"verdict": verdict, "reason": reason if verdict == "confirmed" else (reason or "AMOUNT_ADJUSTED"),
+                "platform_amc_eur": eur(amc), "pec_number": pec_number}
+
+    def check_advice_times(self, advices: list[AdviceIn], now: float) -> None:
+        """An advice's time must be finite and plausible: not in the future beyond clock skew,
+        not older than the longest outage the platform accepts advices for."""
+        oldest = now - self.settings.advice_max_age_s
+        for i, a in enumerate(advices):
+            if not (oldest <= a.at <= now + ADVICE_CLOCK_SKEW_S):
+                raise Problem("VALIDATION_FAILED", "an advice's `at` is outside the accepted window", errors=[
+                    FieldError(f"/advices/{i}/at", f"must be between {oldest:.0f} and {now + ADVICE_CLOCK_SKEW_S:.0f}"
+                               f" (epoch seconds; at most {self.settings.advice_max_age_s / 86400:g} days old)")])
 
     def advices(self, advices: list[AdviceIn], now: float) -> list[dict]:
+        """Each advice in one transaction: seen-check, judgment, PEC record and verdict commit
+        together, so a crash at any instant leaves it judged once or not at all (a re-send is
+        then judged afresh), and a concurrent copy waits on the write lock and finds the verdict."""
+        self.check_advice_times(advices, now)
         out = []
         for a in advices:
-            # Claim the advice id first: of two concurrent copies only one is judged.
             with self.store.tx() as db:
-                claimed = db.execute("INSERT OR IGNORE INTO advices (advice_id, received_at, verdict) VALUES (?,?,?)",
-                                     (a.advice_id, now, "pending")).rowcount == 1
-                if not claimed:
+                row = db.execute("SELECT verdict, reason, platform_amc_eur, pec_number FROM advices WHERE advice_id=?",
+                                 (a.advice_id,)).fetchone()
+                if row is not None:  # a replay after a crash or a timeout: answer as before, never judge twice
                     db.execute("UPDATE advices SET copies = copies + 1 WHERE advice_id=?", (a.advice_id,))
-            if not claimed:  # a replay after a crash: answer as before, never judge twice
-                row = self.store.query("SELECT verdict, reason, platform_amc_eur FROM advices WHERE advice_id=?",
-                                       (a.advice_id,))[0]
-                out.append({"advice_id": a.advice_id, "verdict": row["verdict"], "reason": row["reason"],
-                            "platform_amc_eur": row["platform_amc_eur"], "duplicate": True})
-                continue
-            try:
-                v = self.judge_advice(a, now)
-            except BaseException:
-                with self.store.tx() as db:  # let a later copy be judged
-                    db.execute("DELETE FROM advices WHERE advice_id=? AND verdict='pending'", (a.advice_id,))
-                raise
-            with self.store.tx() as db:
-                db.execute("UPDATE advices SET verdict=?, reason=?, platform_amc_eur=? WHERE advice_id=?",
-                           (v["verdict"], v["reason"], v["platform_amc_eur"], a.advice_id))
-            out.append({"advice_id": a.advice_id, **v, "duplicate": False})
+                    out.append({"advice_id": a.advice_id, "verdict": row["verdict"], "reason": row["reason"],
+                                "platform_amc_eur": row["platform_amc_eur"], "pec_number": row["pec_number"],
+                                "duplicate": True})
+                    continue
+                v = self.judge_advice(db, a, now)
+                failpoint("advice_judged")  # crash tests: killed here, the whole judgment rolls back
+                db.execute("INSERT INTO advices (advice_id, received_at, verdict, reason, platform_amc_eur, pec_number)"
+                           " VALUES (?,?,?,?,?,?)", (a.advice_id, now, v["verdict"], v["reason"],
+                                                     v["platform_amc_eur"], v.get("pec_number")))
+            out.append({"advice_id": a.advice_id, "pec_number": None, **v, "duplicate": False})
         return out

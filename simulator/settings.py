@@ -41,6 +41,7 @@ class Settings:
     rate_per_s: float = 20.0  # per-account token bucket refill
     rate_burst: int = 40
     detection: bool = True
+    advice_max_age_s: float = 14 * 86_400  # assumption: advices of an outage up to two weeks old are judged
 
     @property
     def contracts(self) -> int:
@@ -79,6 +80,7 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         rate_per_s=float(g("SIM_RATE_PER_S", "20")),
         rate_burst=int(g("SIM_RATE_BURST", "40")),
         detection=g("SIM_DETECTION", "on") != "off",
+        advice_max_age_s=float(g("SIM_ADVICE_MAX_AGE_S", str(14 * 86_400))),
     )
 
 
@@ -92,7 +94,7 @@ def to_env(s: Settings) -> dict[str, str]:
         "SIM_PEC_VALIDITY_DAYS": str(s.pec_validity_days), "SIM_WORKERS": str(s.workers),
         "SIM_THREADS": str(s.threads), "SIM_LOG_KEY": s.log_key.decode(),
         "SIM_RATE_PER_S": str(s.rate_per_s), "SIM_RATE_BURST": str(s.rate_burst),
-        "SIM_DETECTION": "on" if s.detection else "off",
+        "SIM_DETECTION": "on" if s.detection else "off", "SIM_ADVICE_MAX_AGE_S": str(s.advice_max_age_s),
     }
     if s.reference_date:
         env["SIM_REFERENCE_DATE"] = s.reference_date.isoformat()

@@ -32,12 +32,15 @@ CREATE TABLE IF NOT EXISTS alerts (
   id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, client_id TEXT, kind TEXT NOT NULL, detail TEXT);
 CREATE TABLE IF NOT EXISTS advices (
   advice_id TEXT PRIMARY KEY, received_at REAL NOT NULL, verdict TEXT NOT NULL, reason TEXT,
-  platform_amc_eur TEXT, copies INTEGER NOT NULL DEFAULT 1);
+  platform_amc_eur TEXT, pec_number TEXT, copies INTEGER NOT NULL DEFAULT 1);
 CREATE TABLE IF NOT EXISTS fault_plans (
   id INTEGER PRIMARY KEY AUTOINCREMENT, set_at REAL NOT NULL, plan TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (
   worker TEXT NOT NULL, name TEXT NOT NULL, value INTEGER NOT NULL, PRIMARY KEY (worker, name));
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS idempotency (
+  client_id TEXT NOT NULL, idem_key TEXT NOT NULL, fingerprint TEXT NOT NULL, operation TEXT NOT NULL,
+  status INTEGER NOT NULL, body BLOB NOT NULL, created_at REAL NOT NULL, PRIMARY KEY (client_id, idem_key));
 CREATE TABLE IF NOT EXISTS lookups (
   client_id TEXT NOT NULL, at REAL NOT NULL, beneficiary_key TEXT NOT NULL, ok INTEGER NOT NULL, with_card INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS lookups_by_client ON lookups (client_id, at);
@@ -69,13 +72,22 @@ class Store:
         return conn
 
     @contextmanager
-    def tx(self) -> Iterator[sqlite3.Connection]:
+    def tx(self, wait_s: float | None = None) -> Iterator[sqlite3.Connection]:
+        """One write transaction. `wait_s` bounds the wait for the write lock (else 10 s);
+        past it sqlite3.OperationalError("database is locked") is raised."""
         conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
+        if wait_s is not None:
+            conn.execute(f"PRAGMA busy_timeout={int(wait_s * 1000)}")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        finally:
+            if wait_s is not None:
+                conn.execute("PRAGMA busy_timeout=10000")
         try:
             yield conn
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
 

@@ -58,12 +58,16 @@ class PecRequest(EligibilityRequest):
 class AdviceIn(Strict):
     advice_id: str = Field(pattern=r"^[0-9a-f]{32}$", description="idempotency key of the advice")
     operation: Literal["eligibility", "pec"]
-    at: float = Field(description="epoch seconds of the offline decision")
+    at: float = Field(allow_inf_nan=False, description="epoch seconds of the offline decision (finite; the"
+                      " platform also requires it within its accepted window)")
     cause: Literal["unreachable", "timeout", "breaker_open"]
     reference: str = Field(max_length=64, description="the gateway's journal reference")
-    amc_eur: Decimal = Field(ge=0, max_digits=10, decimal_places=2)
+    amc_eur: Decimal = Field(ge=0, le=100_000, max_digits=10, decimal_places=2, allow_inf_nan=False)
     request: dict = Field(description="the original request body, judged as if it came online at `at`")
-    client_id: str = Field(max_length=64)
+    client_id: str = Field(min_length=1, max_length=64)
+    idempotency_key: str | None = Field(None, min_length=1, max_length=128,
+                                        description="the Idempotency-Key the gateway sent online for this PEC, if"
+                                                    " any: a decision already made online with it stands")
 
 
 class AdvicesRequest(Strict):

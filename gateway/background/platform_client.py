@@ -1,14 +1,40 @@
 """The gateway's own account at the platform, for background work (not professionals' calls).
 
-Client-credentials login as the service account (`GW_CLIENT_ID` / `GW_CLIENT_SECRET`),
-token kept until a minute before it expires, re-login once on a 401. Each thread that
-uses the platform in the background owns one of these (requests.Session is not shared).
+Client-credentials login as the service account (`GW_CLIENT_ID` / `GW_CLIENT_SECRET`, or
+`GW_CLIENT_SECRET_FILE`), token kept until a minute before it expires, re-login once on a
+401. Each thread that uses the platform in the background owns one of these
+(requests.Session is not shared). Every failure says what it was: `PlatformAnswer` for an
+HTTP answer that is not a success (status and problem code kept), `LoginRefused` when the
+token endpoint refuses the credentials, which no retry will fix.
 """
 from __future__ import annotations
 
 import time
 
 import requests
+
+
+class PlatformAnswer(Exception):
+    """The platform answered, but not with a success."""
+
+    def __init__(self, method: str, path: str, status: int, code: str | None, retry_after: str | None = None) -> None:
+        self.method, self.path, self.status, self.code, self.retry_after = method, path, status, code, retry_after
+        super().__init__(f"{status} {code or 'error'} from {method} {path}")
+
+
+class LoginRefused(PlatformAnswer):
+    """The token endpoint refused the service account (wrong id or secret, platform of another seed)."""
+
+
+def _code(r: requests.Response) -> str | None:
+    try:
+        doc = r.json()
+    except ValueError:
+        return None
+    if not isinstance(doc, dict):
+        return None
+    code = doc.get("error") or doc.get("code")  # RFC 6749 error member, else the problem's code
+    return str(code)[:60] if code else None
 
 
 class PlatformClient:
@@ -24,8 +50,11 @@ class PlatformClient:
         if self._token is None or time.monotonic() >= self._token_until:
             r = self.session.post(self.s.platform_url + "/oauth/token", timeout=self.timeout,
                                   data={"grant_type": "client_credentials", "client_id": self.s.client_id,
-                                        "client_secret": self.s.client_secret})
-            r.raise_for_status()
+                                        "client_secret": self.s.service_secret()})
+            if r.status_code in (400, 401, 403):
+                raise LoginRefused("POST", "/oauth/token", r.status_code, _code(r))
+            if r.status_code >= 300:
+                raise PlatformAnswer("POST", "/oauth/token", r.status_code, _code(r), r.headers.get("Retry-After"))
             doc = r.json()
             self._token = doc["access_token"]
             self._token_until = time.monotonic() + max(0, int(doc.get("expires_in", 300)) - 60)
@@ -39,12 +68,13 @@ class PlatformClient:
             if r.status_code == 401 and auth and attempt == 1:
                 self._token = None  # platform restarted with new keys, or credentials reset
                 continue
-            r.raise_for_status()
+            if r.status_code >= 300:
+                raise PlatformAnswer(method, path.split("?")[0], r.status_code, _code(r), r.headers.get("Retry-After"))
             doc = r.json()
             if not isinstance(doc, dict):
                 raise ValueError("expected a JSON object")
             return doc
-        raise requests.HTTPError("unauthorised twice")
+        raise AssertionError("unreachable")
 
     def get_json(self, path: str, auth: bool = True) -> dict:
         return self._request("GET", path, auth)

@@ -8,10 +8,12 @@ Three duties:
   without a professional's request ever waiting on a probe.
 - refresh: every `refresh_interval_s` while the breaker is closed, fetch the JWKS, the
   revocation list (incrementally, by version) and the stand-in policies into the caches.
-- drain: while the breaker is closed and the platform answered the last refresh, send
-  journal entries as advices in batches, at most `drain_rate_per_s`; record each verdict.
-  Leases (journal.claim_batch) and the platform's idempotency on `advice_id` make it
-  exactly once: a crash re-sends at most a leased batch, which the platform recognises.
+- drain: while the breaker is closed, send journal entries as advices (gateway.background.drain).
+
+Every duty survives its own faults: an exception in one (a full disk under the cache, a
+journal that cannot be read, a bug) is logged with its traceback once per kind of error,
+recorded in the shared health file (/readyz, /v1/status), and the loop goes on. The prober
+thread is stopped and joined on every exit path.
 """
 from __future__ import annotations
 
@@ -20,20 +22,21 @@ import os
 import socket
 import threading
 import time
-from decimal import Decimal
 
 import requests
 
-from gateway.online.breaker_store import SharedBreaker
+from gateway.background.drain import Drainer
+from gateway.background.health import Health
+from gateway.background.platform_client import LoginRefused, PlatformAnswer, PlatformClient
+from gateway.metrics import BACKGROUND_ERRORS, CACHE_REFRESHES
+from gateway.offline.journal import Journal
 from gateway.offline.platform_snapshot import CachedPlatform
-from gateway.offline.journal import VERDICTS, Journal, JournalError
-from gateway.metrics import ADVICES, CACHE_REFRESHES
-from gateway.background.platform_client import PlatformClient
+from gateway.online.breaker_store import SharedBreaker
 from tiers_payant.httpkit import log_event
-from tiers_payant.model import eur
 
-log = logging.getLogger("gateway.background.tasks")
+log = logging.getLogger("gateway.background")
 FULL_REFRESH_EVERY = 20  # an occasional full revocation list repairs any missed increment
+EXPECTED = (requests.RequestException, PlatformAnswer, ValueError, KeyError, TypeError)
 
 
 class Background:
@@ -42,30 +45,55 @@ class Background:
         self.client = PlatformClient(settings)
         self.owner = f"{socket.gethostname()}:{os.getpid()}"
         self.platform_ok = False
+        self.health = Health(cached.disk)
+        self.drainer = Drainer(settings, journal, self.client, self.owner)
         self._refreshes = 0
+        self._tracebacks: set[tuple[str, str]] = set()
 
     def run(self, stop: threading.Event) -> None:
         """The leader's work; returns when `stop` is set."""
-        prober = threading.Thread(target=self.probe_loop, args=(stop,), name="gateway-prober", daemon=True)
+        halt = threading.Event()  # ours: set on every way out, so the prober never outlives us
+        prober = threading.Thread(target=self.probe_loop, args=(halt,), name="gateway-prober", daemon=True)
         prober.start()
         next_refresh = 0.0
         try:
             while not stop.is_set():
                 if time.monotonic() >= next_refresh:
                     if self.breaker.state() == "closed":
-                        self.refresh_once()
+                        self.guarded("refresh", self.refresh_once)
                     next_refresh = time.monotonic() + self.s.refresh_interval_s
-                sent = self.drain_once(stop) if self.platform_ok and self.breaker.state() == "closed" else 0
+                sent = 0
+                if self.platform_ok and self.breaker.state() == "closed":
+                    sent = self.guarded("drain", lambda: self.drain_once(stop)) or 0
                 if not sent:
                     stop.wait(0.2)
         finally:
-            prober.join(2.0)
+            halt.set()
+            prober.join(5.0)
+
+    def guarded(self, task: str, fn):  # type: ignore[no-untyped-def]
+        """Run one duty; an unexpected exception is logged (traceback once per kind), counted,
+        recorded in the health file, and swallowed: the loop must go on."""
+        try:
+            return fn()
+        except Exception as exc:  # noqa: BLE001 - the point is to survive anything
+            BACKGROUND_ERRORS.labels(task).inc()
+            error = f"{type(exc).__name__}: {str(exc)[:200]}"
+            self.health.failed(task, error, time.time())
+            kind = (task, type(exc).__name__)
+            if kind not in self._tracebacks:
+                self._tracebacks.add(kind)
+                log.exception("background %s failed: %s", task, error)
+            else:
+                log_event(log, "background_failed", logging.WARNING, task=task, error=error)
+            return None
 
     # -- probe -------------------------------------------------------------------------
-    def probe_loop(self, stop: threading.Event) -> None:
+    def probe_loop(self, halt: threading.Event) -> None:
         client, failures = PlatformClient(self.s), 0
-        while not stop.wait(self.s.probe_interval_s):
-            failures = self.probe_once(client, failures)
+        while not halt.wait(self.s.probe_interval_s):
+            result = self.guarded("probe", lambda: self.probe_once(client, failures))
+            failures = failures if result is None else result
 
     def probe_once(self, client: "PlatformClient", failures: int) -> int:
         probing = self.breaker.state() != "closed" and self.breaker.allow()
@@ -82,19 +110,33 @@ class Background:
         ok = all([self._refresh("jwks", self._jwks), self._refresh("revocations", self._revocations),
                   self._refresh("standin_policy", self._policies)])
         if ok != self.platform_ok:
-            log_event(log, "platform_refresh", ok=ok)
+            log_event(log, "platform_refresh", logging.INFO if ok else logging.WARNING, ok=ok)
         self.platform_ok = ok
         self._refreshes += 1
+        if ok:
+            self.health.ok("refresh", time.time())
         return ok
 
     def _refresh(self, name: str, fetch) -> bool:
+        now = time.time()
         try:
             value = fetch()
-        except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
+        except LoginRefused as exc:
             CACHE_REFRESHES.labels(name, "failed").inc()
-            log_event(log, "cache_refresh_failed", logging.DEBUG, cache=name, error=type(exc).__name__)
+            if self.health.failed("login", str(exc), now):  # loud, once per distinct cause
+                log_event(log, "service_login_failed", logging.ERROR, client_id=self.s.client_id, error=str(exc),
+                          hint="check GW_CLIENT_ID / GW_CLIENT_SECRET against the platform's service account")
+            self.health.failed("refresh", f"{name}: {exc}", now)
             return False
-        self.cached.save(name, value, time.time())
+        except EXPECTED as exc:
+            CACHE_REFRESHES.labels(name, "failed").inc()
+            error = f"{name}: {exc}" if isinstance(exc, PlatformAnswer) else f"{name}: {type(exc).__name__}"
+            if self.health.failed("refresh", error, now):
+                log_event(log, "cache_refresh_failed", logging.WARNING, cache=name, error=error)
+            return False
+        if name != "jwks":  # the JWKS needs no login; the other two prove it works
+            self.health.ok("login", now)
+        self.cached.save(name, value, now)  # an OSError here is the guarded loop's to report
         CACHE_REFRESHES.labels(name, "ok").inc()
         return True
 
@@ -125,40 +167,10 @@ class Background:
 
     # -- drain -------------------------------------------------------------------------
     def drain_once(self, stop: threading.Event) -> int:
-        """Send one batch; pace so that advices leave at most at `drain_rate_per_s`."""
-        started = time.monotonic()
-        try:
-            batch = self.journal.claim_batch(self.s.drain_batch, self.s.drain_lease_s, time.time(), self.owner)
-        except JournalError as exc:
-            log_event(log, "drain_claim_failed", logging.WARNING, error=str(exc)[:200])
-            return 0
-        if not batch:
-            return 0
-        advices = [{"advice_id": p.advice_id, "operation": p.entry.operation, "at": p.entry.at,
-                    "cause": p.entry.cause, "reference": p.reference, "amc_eur": eur(p.entry.amc_eur),
-                    "request": p.entry.payload["request"], "client_id": p.entry.client_id} for p in batch]
-        try:
-            results = self.client.post_json("/v1/advices", {"advices": advices})["results"]
-        except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
-            # The leases expire and the batch is claimed again, same advice ids: no loss, no duplicate.
-            log_event(log, "drain_send_failed", logging.WARNING, error=type(exc).__name__, batch=len(batch))
-            self.platform_ok = False
-            return 0
-        done = sum(self._verdict(r) for r in results)
-        log_event(log, "drained", batch=len(batch), recorded=done)
-        stop.wait(max(0.0, len(batch) / self.s.drain_rate_per_s - (time.monotonic() - started)))
-        return len(batch)
-
-    def _verdict(self, r: dict) -> bool:
-        if r.get("verdict") not in VERDICTS:
-            return False  # e.g. "pending": another copy is being judged; the lease brings it back
-        amount = r.get("platform_amc_eur")
-        try:
-            ok = self.journal.record_verdict(r["advice_id"], r["verdict"], r.get("reason"),
-                                             Decimal(amount) if amount is not None else None, time.time())
-        except (JournalError, ValueError) as exc:
-            log_event(log, "verdict_not_recorded", logging.WARNING, error=str(exc)[:200])
-            return False
-        if ok:
-            ADVICES.labels(r["verdict"]).inc()
-        return ok
+        sent = self.drainer.drain_once(stop)
+        now = time.time()
+        if self.drainer.last_error:
+            self.health.failed("drain", self.drainer.last_error, now)
+        elif sent:
+            self.health.ok("drain", now)
+        return sent

@@ -30,6 +30,7 @@ from tiers_payant.pec_request import check_pec_request, line_json
 from gateway.offline.decide import OfflineCounts, decide_offline
 from tiers_payant.cards import verify_card
 from tiers_payant.httpkit import log_event
+from tiers_payant.idempotency import fingerprint, reused
 from tiers_payant.model import eur, paris_day
 from tiers_payant.parsing import parse_model
 from tiers_payant.privacy import beneficiary_key
@@ -80,14 +81,18 @@ class OfflineDesk:
         return self._journaled(entry, ref, answer, {"decision": "not_eligible", "coverage": None, **base})
 
     # -- PEC -------------------------------------------------------------------------
-    def pec(self, raw: bytes, authorization: str | None, cause: str, idem_key: str | None) -> dict[str, Any]:
+    def pec(self, raw: bytes, authorization: str | None, cause: str, idem_key: str | None,
+            upstream_key: str | None = None) -> dict[str, Any]:
+        """`idem_key` is the professional's Idempotency-Key; `upstream_key` the one the
+        gateway sent online for this request (the same, or one it made): the advice carries
+        it, so a PEC the platform decided online before the cut is not decided twice."""
         p = self.principal(authorization)
         req = parse_model(PecRequest, raw)
         now = self.clock()
         on = req.date or paris_day(now)
         lines = check_pec_request(req, p, on)
         ref, advice_id = self._ids(p.client_id, idem_key)
-        body_sha = hashlib.sha256(raw).hexdigest()
+        body_sha = fingerprint(raw)
         if idem_key:
             replay = self._replay(ref, p.client_id, body_sha)
             if replay is not None:
@@ -113,7 +118,8 @@ class OfflineDesk:
                   "expires_on": (on + timedelta(days=self.s.pec_validity_days)).isoformat(),
                   "journal_reference": ref, **base}
         entry = OfflineEntry(advice_id, "pec", now, card.amc, card.serial, bkey, req.domain, result.amc, cause,
-                             {"request": json.loads(raw), "answer": answer, "body_sha256": body_sha}, p.client_id)
+                             {"request": json.loads(raw), "answer": answer, "fingerprint": body_sha,
+                              "idempotency_key": upstream_key or idem_key}, p.client_id)
         limit = VelocityLimit(now - policy.period_days * 86_400, policy.cumulative_count,
                               policy.cumulative_ceiling_eur) if policy else None
         return self._journaled(entry, ref, answer, refused_answer("PLATFORM_UNAVAILABLE", ["PLATFORM_UNAVAILABLE"],
@@ -137,7 +143,9 @@ class OfflineDesk:
                    velocity: VelocityLimit | None = None) -> dict[str, Any]:
         """Write first, answer after: no journal, no acceptance."""
         try:
-            answer["journal_reference"] = self.journal.record(entry, ref, velocity)
+            answer["journal_reference"], known = self.journal.record_once(entry, ref, velocity)
+            if known is not None:  # a concurrent request with this Idempotency-Key recorded first
+                return self._replayed(known, entry.payload.get("fingerprint"))
         except VelocityExceeded:  # a concurrent acceptance for the same beneficiary got there first
             return self._logged(entry.operation, {**declined, "reason": "OFFLINE_VELOCITY_EXCEEDED",
                                                   "reasons": ["OFFLINE_VELOCITY_EXCEEDED"],
@@ -170,9 +178,23 @@ class OfflineDesk:
             return None
         if known is None or known["client_id"] != client_id:
             return None
-        if known["payload"].get("body_sha256") != body_sha:
-            raise Problem("IDEMPOTENCY_CONFLICT", "this Idempotency-Key was used with another body")
-        return known["payload"]["answer"]
+        return self._replayed(known["payload"], body_sha)
+
+    @staticmethod
+    def _replayed(payload: dict[str, Any], body_sha: str | None) -> dict[str, Any]:
+        if payload.get("fingerprint", payload.get("body_sha256")) != body_sha:
+            raise reused()
+        return payload["answer"]
+
+    def replay_online_retry(self, raw: bytes, authorization: str | None, idem_key: str) -> dict[str, Any] | None:
+        """Before a PEC with the professional's key goes online: if that key already has an
+        offline acceptance here, the retry gets that answer again, not a second decision."""
+        try:
+            p = self.principal(authorization)
+        except Problem:
+            return None  # let the platform judge the token
+        ref, _ = self._ids(p.client_id, idem_key)
+        return self._replay(ref, p.client_id, fingerprint(raw))
 
     def _counts(self, bkey: str, since: float) -> OfflineCounts:
         """Offline PECs of this beneficiary since `since` (eligibility entries must not eat

@@ -32,7 +32,11 @@ from typing import Any
 from tiers_payant.model import eur, money
 
 BUSY_TIMEOUT_MS = 5000
+ADVICE_OVERHEAD_BYTES = 400  # an advice's fields around its stored request, JSON-encoded
 VERDICTS = ("confirmed", "adjusted", "rejected")
+# Columns added after the first release; opening an older journal adds them.
+_ADDED_COLUMNS = {"failed_status": "INTEGER", "failed_reason": "TEXT",
+                  "pending_answers": "INTEGER NOT NULL DEFAULT 0"}
 _SCHEMA = (  # IF NOT EXISTS: every opener may run it
     """CREATE TABLE IF NOT EXISTS offline_entry (
   reference TEXT PRIMARY KEY, advice_id TEXT NOT NULL UNIQUE, operation TEXT NOT NULL,
@@ -41,7 +45,8 @@ _SCHEMA = (  # IF NOT EXISTS: every opener may run it
   cause TEXT NOT NULL, client_id TEXT NOT NULL, payload TEXT NOT NULL,
   state TEXT NOT NULL DEFAULT 'pending', lease_owner TEXT, lease_until REAL,
   attempts INTEGER NOT NULL DEFAULT 0, verdict TEXT, verdict_reason TEXT,
-  platform_amc_cents INTEGER, exposure_cents INTEGER, drained_at REAL)""",
+  platform_amc_cents INTEGER, exposure_cents INTEGER, drained_at REAL,
+  failed_status INTEGER, failed_reason TEXT, pending_answers INTEGER NOT NULL DEFAULT 0)""",
     "CREATE INDEX IF NOT EXISTS offline_entry_velocity ON offline_entry (beneficiary_key, at)",
     "CREATE INDEX IF NOT EXISTS offline_entry_pending ON offline_entry (state, at)",
 )
@@ -135,6 +140,10 @@ class Journal:
             conn.execute("BEGIN IMMEDIATE")  # serialise schema creation across processes
             for statement in _SCHEMA:
                 conn.execute(statement)
+            have = {r[1] for r in conn.execute("PRAGMA table_info(offline_entry)")}
+            for name, kind in _ADDED_COLUMNS.items():
+                if name not in have:
+                    conn.execute(f"ALTER TABLE offline_entry ADD COLUMN {name} {kind}")
             conn.execute("COMMIT")
         except BaseException:
             conn.close()
@@ -189,17 +198,24 @@ class Journal:
         the stand-in decided on a snapshot, and two workers deciding at once for the same
         beneficiary must not both fit under the limit (raises VelocityExceeded).
         """
+        return self.record_once(entry, reference, velocity)[0]
+
+    def record_once(self, entry: OfflineEntry, reference: str | None = None,
+                    velocity: VelocityLimit | None = None) -> tuple[str, dict[str, Any] | None]:
+        """As `record`, and the payload already stored when this `advice_id` was recorded
+        before (None when this call recorded it): a concurrent retry with one
+        Idempotency-Key finds the first acceptance inside the same write transaction."""
         _validate(entry)
         payload = json.dumps(entry.payload, default=_jsonable, separators=(",", ":"))
         row = (entry.advice_id, entry.operation, entry.at, entry.amc, entry.card_serial,
                entry.beneficiary_key, entry.domain, _cents(entry.amc_eur), entry.cause,
                entry.client_id, payload)
 
-        def insert(conn: sqlite3.Connection) -> str:
-            known = conn.execute("SELECT reference FROM offline_entry WHERE advice_id=?",
+        def insert(conn: sqlite3.Connection) -> tuple[str, dict[str, Any] | None]:
+            known = conn.execute("SELECT reference, payload FROM offline_entry WHERE advice_id=?",
                                  (entry.advice_id,)).fetchone()
             if known:
-                return str(known[0])
+                return str(known[0]), json.loads(known[1])
             if velocity is not None:
                 count, cents = conn.execute(
                     "SELECT COUNT(*), COALESCE(SUM(amc_cents), 0) FROM offline_entry"
@@ -211,9 +227,9 @@ class Journal:
             conn.execute("INSERT INTO offline_entry (reference, advice_id, operation, at, amc,"
                          " card_serial, beneficiary_key, domain, amc_cents, cause, client_id,"
                          " payload) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", (ref, *row))
-            return ref
+            return ref, None
 
-        return str(self._run(insert, write=True))
+        return self._run(insert, write=True)
 
     def counts(self, beneficiary_key: str, since: float, operation: str | None = None) -> tuple[int, Decimal]:
         """Offline acceptances of one beneficiary since `since` (all states): velocity input.
@@ -226,15 +242,29 @@ class Journal:
         return int(row[0]), _euros(row[1])
 
     # -- draining as advices ---------------------------------------------------------
-    def claim_batch(self, limit: int, lease_s: float, now: float, owner: str) -> list[Pending]:
-        """Lease up to `limit` pending entries, oldest first, to `owner` until now + lease_s."""
+    def claim_batch(self, limit: int, lease_s: float, now: float, owner: str,
+                    max_bytes: int | None = None) -> list[Pending]:
+        """Lease up to `limit` pending entries, oldest first, to `owner` until now + lease_s.
+
+        `max_bytes` bounds the batch's stored payloads (the advice body grows with them, and
+        the platform refuses a body over its limit): the first entry is always taken, the
+        next ones while they fit. An entry released with a back-off (`release`) is not
+        claimable before its time."""
         until = now + lease_s
 
         def claim(conn: sqlite3.Connection) -> list[sqlite3.Row]:
             rows = conn.execute(
-                "SELECT * FROM offline_entry WHERE state='pending'"
+                "SELECT *, length(payload) AS size FROM offline_entry WHERE state='pending'"
                 " AND (lease_until IS NULL OR lease_until<=?) ORDER BY at, rowid LIMIT ?",
                 (now, limit)).fetchall()
+            if max_bytes is not None:
+                total, kept = 0, []
+                for r in rows:
+                    total += int(r["size"]) + ADVICE_OVERHEAD_BYTES
+                    if kept and total > max_bytes:
+                        break
+                    kept.append(r)
+                rows = kept
             conn.executemany(
                 "UPDATE offline_entry SET lease_owner=?, lease_until=?, attempts=attempts+1"
                 " WHERE reference=?", [(owner, until, r["reference"]) for r in rows])
@@ -242,6 +272,35 @@ class Journal:
 
         return [Pending(r["reference"], _entry(r), int(r["attempts"]) + 1, until)
                 for r in self._run(claim, write=True)]
+
+    def release(self, advice_ids: list[str], not_before: float, pending_answer: bool = False) -> None:
+        """Give leased entries back, claimable again from `not_before` (a per-entry back-off);
+        `pending_answer` counts a platform that said it is still judging them."""
+        bump = 1 if pending_answer else 0
+        self._run(lambda c: c.executemany(
+            "UPDATE offline_entry SET lease_owner=NULL, lease_until=?, pending_answers=pending_answers+?"
+            " WHERE advice_id=? AND state='pending'", [(not_before, bump, a) for a in advice_ids]), write=True)
+
+    def set_aside(self, advice_id: str, status: int, reason: str, now: float) -> bool:
+        """The platform refuses this advice for good (a permanent 4xx on it alone): out of
+        the drain, kept with its status and reason for an operator (`requeue` puts it back)."""
+        return bool(self._run(lambda c: c.execute(
+            "UPDATE offline_entry SET state='failed', failed_status=?, failed_reason=?, drained_at=?,"
+            " lease_owner=NULL, lease_until=NULL WHERE advice_id=? AND state='pending'",
+            (status, reason[:500], now, advice_id)).rowcount, write=True))
+
+    def requeue(self, reference: str) -> bool:
+        """An operator sends a set-aside entry again (after fixing what the platform refused)."""
+        return bool(self._run(lambda c: c.execute(
+            "UPDATE offline_entry SET state='pending', failed_status=NULL, failed_reason=NULL, drained_at=NULL"
+            " WHERE reference=? AND state='failed'", (reference,)).rowcount, write=True))
+
+    def failed(self, limit: int = 20) -> list[dict[str, Any]]:
+        rows = self._run(lambda c: c.execute(
+            "SELECT reference, operation, at, failed_status, failed_reason, drained_at FROM offline_entry"
+            " WHERE state='failed' ORDER BY drained_at DESC LIMIT ?", (limit,)).fetchall(), write=False)
+        return [{"reference": r[0], "operation": r[1], "at": r[2], "status": r[3], "reason": r[4],
+                 "set_aside_at": r[5]} for r in rows]
 
     def record_verdict(self, advice_id: str, verdict: str, reason: str | None,
                        platform_amc_eur: Decimal | None, now: float) -> bool:
@@ -276,13 +335,15 @@ class Journal:
     def status(self) -> dict[str, Any]:
         row = self._run(lambda c: c.execute(
             "SELECT COUNT(*), SUM(state='pending'), SUM(state='drained'),"
-            " SUM(verdict='confirmed'), SUM(verdict='adjusted'), SUM(verdict='rejected'),"
-            " COALESCE(SUM(exposure_cents), 0), MIN(CASE WHEN state='pending' THEN at END)"
+            " SUM(verdict='confirmed'), SUM(verdict='adjusted'), SUM(verdict='rejected'), SUM(state='failed'),"
+            " COALESCE(SUM(exposure_cents), 0), MIN(CASE WHEN state='pending' THEN at END),"
+            " COALESCE(SUM(CASE WHEN state='failed' THEN amc_cents END), 0)"
             " FROM offline_entry").fetchone(), write=False)
-        keys = ("recorded", "pending", "drained", "confirmed", "adjusted", "rejected")
+        keys = ("recorded", "pending", "drained", "confirmed", "adjusted", "rejected", "failed")
         out: dict[str, Any] = {k: int(row[i] or 0) for i, k in enumerate(keys)}
-        out["exposure_eur"] = eur(_euros(row[6]))
-        out["oldest_pending_at"] = row[7]
+        out["exposure_eur"] = eur(_euros(row[7]))
+        out["oldest_pending_at"] = row[8]
+        out["failed_eur"] = eur(_euros(row[9]))  # accepted offline, not judged: set aside
         return out
 
     def get(self, reference: str) -> dict[str, Any] | None:
@@ -293,7 +354,8 @@ class Journal:
             return None
         out = {k: row[k] for k in ("reference", "advice_id", "operation", "at", "amc",
                                    "card_serial", "domain", "cause", "client_id", "state",
-                                   "verdict", "verdict_reason", "drained_at")}
+                                   "verdict", "verdict_reason", "drained_at", "failed_status",
+                                   "failed_reason", "pending_answers", "attempts")}
         out["amc_eur"] = eur(_euros(row["amc_cents"]))
         out["payload"] = json.loads(row["payload"])
         for key in ("platform_amc", "exposure"):

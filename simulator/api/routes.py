@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, current_app, g, request
+from flask import Blueprint, Response, current_app, g, request
 
 from tiers_payant.httpkit import json_response, read_json_body
+from tiers_payant.idempotency import check_key
 from tiers_payant.parsing import parse_model
 from tiers_payant.problems import Problem
 from tiers_payant.schemas import AdvicesRequest, EligibilityRequest, PecRequest
@@ -27,10 +28,7 @@ def _principal():
 
 
 def _idempotency_key() -> str | None:
-    key = request.headers.get("Idempotency-Key")
-    if key is not None and not (1 <= len(key) <= 128 and key.isprintable()):
-        raise Problem("BAD_REQUEST", "Idempotency-Key must be 1-128 printable characters")
-    return key
+    return check_key(request.headers.get("Idempotency-Key"))
 
 
 @bp.post("/oauth/token")
@@ -54,9 +52,13 @@ def pec():
     idem = _idempotency_key()
     raw = read_json_body()
     req = parse_model(PecRequest, raw)
-    answer = svc().platform.pec(req, p, idem, time.time(), raw)
-    svc().guard.observe_lookup(p.client_id, req, answer, time.time())
-    return json_response(answer)
+    answer, body, replayed = svc().platform.pec(req, p, idem, time.time(), raw)
+    if not replayed:  # a retry of one request is one lookup, not two
+        svc().guard.observe_lookup(p.client_id, req, answer, time.time())
+    resp = Response(body, status=200, content_type="application/json")
+    if replayed:
+        resp.headers["Idempotent-Replayed"] = "true"
+    return resp
 
 
 @bp.get("/v1/pec/<pec_number>")

@@ -84,11 +84,15 @@ def test_drain_records_each_verdict_and_paces_the_batches(tmp_path):
 
 
 def test_a_failed_send_loses_nothing_and_a_pending_copy_is_left_for_later(tmp_path):
-    bg, platform = make(tmp_path, lambda r: refused(), drain_lease_s=0.0)
+    bg, platform = make(tmp_path, lambda r: refused(), drain_lease_s=0.0, drain_backoff_base_s=0.0)
     ref = record(bg.journal, "10.00")
-    assert bg.drain_once(Waits()) == 0 and bg.journal.status()["pending"] == 1
+    assert bg.drain_once(Waits()) == 1 and bg.journal.status()["pending"] == 1
+    assert bg.health.failed("drain", "x", 0) is True  # the failure was recorded as another error
+    bg.drainer.paused_until = 0.0
     platform.script = platform_script([{"verdict": "pending", "reason": None, "platform_amc_eur": None}])
-    assert bg.drain_once(Waits()) == 1 and bg.journal.get(ref)["state"] == "pending"
+    assert bg.drain_once(Waits()) == 1
+    entry = bg.journal.get(ref)
+    assert entry["state"] == "pending" and entry["pending_answers"] == 1
 
 
 def test_the_prober_opens_on_transport_failures_and_closes_on_the_return(tmp_path):

@@ -58,7 +58,7 @@ def test_a_journal_that_cannot_write_turns_acceptance_into_decline(gw, monkeypat
 
     def broken(*a, **kw):
         raise JournalError("disk full")
-    monkeypatch.setattr(services.journal, "record", broken)
+    monkeypatch.setattr(services.journal, "record_once", broken)
     body = client.post("/v1/pec", json=pec_body(), headers=auth()).get_json()
     assert body["decision"] == "refused" and body["reason"] == "PLATFORM_UNAVAILABLE"
     assert body["pec_number"] is None and body["journal_reference"] is None
@@ -111,7 +111,7 @@ def test_status_metrics_and_readiness(gw):
     client.post("/v1/eligibility", json=eligibility_body(), headers=auth())
     st = client.get("/v1/status").get_json()
     assert st["resilience"] == "full" and st["breaker"]["state"] == "open"
-    assert st["journal"] == {"recorded": 1, "pending": 1, "drained": 0}
+    assert st["journal"] == {"recorded": 1, "pending": 1, "drained": 0, "failed": 0}
     assert st["reconciliation"] == {"confirmed": 0, "adjusted": 0, "rejected": 0, "exposure_eur": "0.00"}
     assert set(st["caches"]) == {"jwks", "revocations", "standin_policy"} and st["caches"]["jwks"] is not None
     text = client.get("/metrics").get_data(as_text=True)

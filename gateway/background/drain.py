@@ -1,0 +1,140 @@
+"""The drain: journal entries sent to the platform as advices, each verdict recorded.
+
+Leases (journal.claim_batch) and the platform's idempotency on `advice_id` make it exactly
+once: a crash re-sends at most a leased batch, which the platform recognises. It never
+blocks on one bad batch:
+- batches are bounded by count and by bytes (the platform refuses a body over 64 KiB);
+- a permanent 4xx on a batch is bisected down to the advice that causes it, which is set
+  aside as `failed` with its status and reason while the rest drains;
+- a transient failure (5xx, transport, a `pending` answer) gives that batch back with a
+  per-batch exponential back-off, and other entries keep draining;
+- a 429 pauses the whole drain for its Retry-After: the platform asked us to slow down.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from decimal import Decimal
+
+import requests
+
+from gateway.background.platform_client import PlatformAnswer, PlatformClient
+from gateway.metrics import ADVICES, DRAIN_FAILURES
+from gateway.offline.journal import VERDICTS, Journal, JournalError, Pending
+from tiers_payant.failpoints import failpoint
+from tiers_payant.httpkit import log_event
+from tiers_payant.model import eur
+
+log = logging.getLogger("gateway.background")
+TRANSIENT_4XX = frozenset({401, 408, 409, 425, 429})  # worth sending again as they are
+
+
+class Drainer:
+    def __init__(self, settings, journal: Journal, client: PlatformClient, owner: str,
+                 clock=time.time, rng: random.Random | None = None) -> None:
+        self.s, self.journal, self.client, self.owner, self.clock = settings, journal, client, owner, clock
+        self.rng = rng or random.Random()
+        self.paused_until = 0.0  # monotonic; set by a 429 or a transport failure
+        self.last_error: str | None = None
+
+    def drain_once(self, stop: threading.Event) -> int:
+        """Send one batch; pace so that advices leave at most at `drain_rate_per_s`.
+        Returns how many advices were sent (answered or not)."""
+        if time.monotonic() < self.paused_until:
+            return 0
+        started = time.monotonic()
+        batch = self.journal.claim_batch(self.s.drain_batch, self.s.drain_lease_s, self.clock(), self.owner,
+                                         max_bytes=self.s.drain_batch_bytes)
+        if not batch:
+            return 0
+        failpoint("drain_leased")  # crash tests: killed with a batch leased, nothing sent yet
+        self.last_error = None
+        self._send(batch)
+        stop.wait(max(0.0, len(batch) / self.s.drain_rate_per_s - (time.monotonic() - started)))
+        return len(batch)
+
+    def _send(self, batch: list[Pending]) -> None:
+        try:
+            results = self.client.post_json("/v1/advices", {"advices": [advice(p) for p in batch]})["results"]
+        except PlatformAnswer as exc:
+            return self._refused(batch, exc)
+        except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
+            self._transient(batch, f"{type(exc).__name__} from POST /v1/advices", pause=True)
+            return None
+        failpoint("drain_answered")  # crash tests: the platform judged, the verdicts not yet recorded
+        recorded = sum(self._verdict(r) for r in results)
+        answered = {r.get("advice_id") for r in results if r.get("verdict") in VERDICTS}
+        unanswered = [p for p in batch if p.advice_id not in answered]
+        if unanswered:  # "pending" (another copy is being judged) or missing: ask again later
+            self._pending(unanswered)
+        log_event(log, "drained", batch=len(batch), recorded=recorded)
+        return None
+
+    def _refused(self, batch: list[Pending], exc: PlatformAnswer) -> None:
+        if exc.status == 429:
+            self._transient(batch, str(exc), pause=True, retry_after=exc.retry_after)
+        elif exc.status >= 500 or exc.status in TRANSIENT_4XX:
+            self._transient(batch, str(exc))
+        elif len(batch) > 1:  # a permanent refusal: find the advice that causes it
+            half = len(batch) // 2
+            self._send(batch[:half])
+            self._send(batch[half:])
+        else:
+            p = batch[0]
+            self.journal.set_aside(p.advice_id, exc.status, str(exc), self.clock())
+            DRAIN_FAILURES.labels("set_aside").inc()
+            log_event(log, "advice_set_aside", logging.ERROR, reference=p.reference, status=exc.status,
+                      code=exc.code, error=str(exc))
+
+    def _transient(self, batch: list[Pending], error: str, pause: bool = False,
+                   retry_after: str | None = None) -> None:
+        attempts = max(p.attempts for p in batch)
+        delay = self._backoff(attempts)
+        if retry_after and retry_after.isdigit():
+            delay = max(delay, float(retry_after))
+        self.journal.release([p.advice_id for p in batch], self.clock() + delay)
+        if pause:
+            self.paused_until = time.monotonic() + delay
+        self.last_error = error
+        DRAIN_FAILURES.labels("transient").inc()
+        log_event(log, "drain_send_failed", logging.WARNING, error=error, batch=len(batch), attempts=attempts,
+                  retry_in_s=round(delay, 2))
+
+    def _pending(self, batch: list[Pending]) -> None:
+        delay = self._backoff(max(p.attempts for p in batch))
+        self.journal.release([p.advice_id for p in batch], self.clock() + delay, pending_answer=True)
+        DRAIN_FAILURES.labels("pending").inc(len(batch))
+        for p in batch:
+            if p.attempts >= self.s.drain_pending_warn_after:
+                log_event(log, "advice_still_pending", logging.WARNING, reference=p.reference, attempts=p.attempts)
+
+    def _backoff(self, attempts: int) -> float:
+        """Full-jitter exponential back-off (half to all of base * 2^(attempts-1), capped)."""
+        ceiling = min(self.s.drain_backoff_max_s, self.s.drain_backoff_base_s * 2 ** max(0, attempts - 1))
+        return ceiling * (0.5 + 0.5 * self.rng.random())
+
+    def _verdict(self, r: dict) -> bool:
+        if r.get("verdict") not in VERDICTS:
+            return False
+        amount = r.get("platform_amc_eur")
+        try:
+            ok = self.journal.record_verdict(r["advice_id"], r["verdict"], r.get("reason"),
+                                             Decimal(amount) if amount is not None else None, self.clock())
+        except (JournalError, ValueError, ArithmeticError) as exc:
+            log_event(log, "verdict_not_recorded", logging.WARNING, error=str(exc)[:200])
+            return False
+        if ok:
+            ADVICES.labels(r["verdict"]).inc()
+        return ok
+
+
+def advice(p: Pending) -> dict:
+    e = p.entry
+    out = {"advice_id": p.advice_id, "operation": e.operation, "at": e.at, "cause": e.cause,
+           "reference": p.reference, "amc_eur": eur(e.amc_eur), "request": e.payload["request"],
+           "client_id": e.client_id}
+    if e.payload.get("idempotency_key"):
+        out["idempotency_key"] = e.payload["idempotency_key"]
+    return out
