@@ -23,6 +23,7 @@ from .policy import standin_policy
 from .population import Population
 from .security import build_guard
 from .security.admin import bp as security_admin_bp
+from . import state_identity
 from .settings import Settings
 from .store import Store
 
@@ -46,6 +47,7 @@ def build_services(settings: Settings) -> Services:
     population = Population(seed=settings.seed, size=settings.contracts, amc_count=settings.amc_count,
                             reference_date=settings.today())
     store = Store(settings.db_path)
+    state_identity.claim(store, settings)  # serve checked it already; a worker started alone checks too
     seed_revocations(store, population)
     guard = build_guard(settings, store)  # NoGuard when detection and rate limits are both off
     return Services(settings, population, store, Platform(settings, population, store), Auth(settings, store),

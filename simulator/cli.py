@@ -35,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--state-dir", default=None)
     serve.add_argument("--workers", type=int, default=None)
     serve.add_argument("--detection", choices=["on", "off"], default=None, help="enumeration detection")
+    serve.add_argument("--reset-state", action="store_true",
+                       help="delete the state directory's platform state first (another population's, say)")
     _common(serve)
     cards = sub.add_parser("cards", help="sandbox test cases with their expected answers (JSON Lines)")
     cards.add_argument("--count", type=int, default=20)
@@ -43,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     accounts = sub.add_parser("accounts", help="sandbox professional accounts (JSON Lines)")
     accounts.add_argument("--count", type=int, default=10)
     accounts.add_argument("--seed", type=int, default=None)
+    accounts.add_argument("--service", metavar="CLIENT_ID", default=None,
+                          help="print a gateway service account (gw-1, gw-2...) as GW_CLIENT_ID/GW_CLIENT_SECRET lines")
     chaos = sub.add_parser("chaos", help="inject faults through the control API")
     from .faults.cli import add_chaos_arguments
     add_chaos_arguments(chaos)
@@ -57,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.detection is not None:
             s = replace(s, detection=args.detection == "on")
         from .serve import serve as run
-        return run(s)
+        return run(s, reset_state=args.reset_state)
     if args.command == "cards":
         from .catalogue import cases
         from .population import Population
@@ -70,6 +74,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "accounts":
         from .accounts import account
         s = _settings(args)
+        if args.service:
+            from .api.auth import gateway_account
+            svc = gateway_account(s.seed, args.service)
+            if svc is None:
+                print("error: a service account is gw-<number>, e.g. gw-1", file=sys.stderr)
+                return 2
+            sys.stdout.write(f"GW_CLIENT_ID={svc.client_id}\nGW_CLIENT_SECRET={svc.client_secret}\n")
+            return 0
         for k in range(args.count):
             a = account(s.seed, k)
             sys.stdout.write(json.dumps({"client_id": a.client_id, "client_secret": a.client_secret,

@@ -20,6 +20,7 @@ import time
 
 from tiers_payant.httpkit import log_event, setup_logging
 
+from . import state_identity
 from .app import seed_revocations
 from .population import Population
 from .settings import Settings, to_env, with_admin_token
@@ -52,7 +53,7 @@ def gunicorn_command(s: Settings) -> list[str]:
             "--keep-alive", "30", "--backlog", "2048", "--no-control-socket", "simulator.wsgi:app"]
 
 
-def serve(settings: Settings) -> int:
+def serve(settings: Settings, reset_state: bool = False) -> int:
     setup_logging()
     s = with_admin_token(settings)
     if not settings.admin_token:
@@ -60,8 +61,17 @@ def serve(settings: Settings) -> int:
     if not s.internal_port:
         from dataclasses import replace
         s = replace(s, internal_port=free_port())
-    os.makedirs(s.state_dir, exist_ok=True)
+    os.makedirs(s.state_dir, mode=0o700, exist_ok=True)
+    if reset_state:
+        for path in state_identity.reset(s):
+            print(f"removed {path}", flush=True)
     store = Store(s.db_path)
+    try:
+        state_identity.claim(store, s)
+    except state_identity.StateMismatch as exc:
+        log_event(log, "state_dir_mismatch", logging.ERROR, error=str(exc))
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return 2
     seed_revocations(store, Population(seed=s.seed, size=s.contracts, amc_count=s.amc_count,
                                        reference_date=s.today()))
     child = subprocess.Popen(gunicorn_command(s), env={**os.environ, **to_env(s)})

@@ -110,7 +110,10 @@ class OfflineDesk:
             reason = d.reason or (result.reason if result else "OFFLINE_DEFAULT_DECLINE")
             reasons = list(d.reasons) if not d.accepted else [reason]
             shown = result if d.accepted else None  # lines priced for a card that was declined would mislead
-            return self._logged("pec", refused_answer(reason, reasons, shown, total, base), cause)
+            answer = refused_answer(reason, reasons, shown, total, base)
+            if idem_key:  # a copy with the same key gets this very answer, not a decision of its own
+                answer = self._keep_first(ref, p.client_id, body_sha, answer, now)
+            return self._logged("pec", answer, cause)
         answer = {"decision": result.decision, "reason": result.reason,
                   "reasons": sorted({ln.reason for ln in result.lines if ln.reason}), "pec_number": ref,
                   "lines": [line_json(ln) for ln in result.lines], "amo": eur(result.amo), "amc": eur(result.amc),
@@ -173,12 +176,19 @@ class OfflineDesk:
 
     def _replay(self, ref: str, client_id: str, body_sha: str) -> dict[str, Any] | None:
         try:
-            known = self.journal.get(ref)
+            known = self.journal.get(ref) or self.journal.keyed_answer(ref)
         except JournalError:
             return None
         if known is None or known["client_id"] != client_id:
             return None
-        return self._replayed(known["payload"], body_sha)
+        return self._replayed(known.get("payload") or known, body_sha)
+
+    def _keep_first(self, ref: str, client_id: str, body_sha: str, answer: dict, now: float) -> dict[str, Any]:
+        try:
+            kept = self.journal.remember_answer(ref, client_id, body_sha, answer, now)
+        except JournalError:
+            return answer  # a decline that could not be kept is still a decline
+        return self._replayed(kept, body_sha)
 
     @staticmethod
     def _replayed(payload: dict[str, Any], body_sha: str | None) -> dict[str, Any]:

@@ -47,6 +47,11 @@ _SCHEMA = (  # IF NOT EXISTS: every opener may run it
   attempts INTEGER NOT NULL DEFAULT 0, verdict TEXT, verdict_reason TEXT,
   platform_amc_cents INTEGER, exposure_cents INTEGER, drained_at REAL,
   failed_status INTEGER, failed_reason TEXT, pending_answers INTEGER NOT NULL DEFAULT 0)""",
+    # First answers to keyed PECs that were not acceptances (offline declines), so a retry
+    # with the same Idempotency-Key gets the same answer. No identity data: the answer only.
+    """CREATE TABLE IF NOT EXISTS keyed_answer (
+  reference TEXT PRIMARY KEY, client_id TEXT NOT NULL, fingerprint TEXT NOT NULL,
+  answer TEXT NOT NULL, at REAL NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS offline_entry_velocity ON offline_entry (beneficiary_key, at)",
     "CREATE INDEX IF NOT EXISTS offline_entry_pending ON offline_entry (state, at)",
 )
@@ -230,6 +235,26 @@ class Journal:
             return ref, None
 
         return self._run(insert, write=True)
+
+    def remember_answer(self, reference: str, client_id: str, fingerprint: str, answer: dict[str, Any],
+                        now: float) -> dict[str, Any]:
+        """Keep the first answer given to a keyed request that journaled nothing; returns the
+        stored one ({"fingerprint", "answer"}), which is this one unless a copy got there first."""
+        def keep(conn: sqlite3.Connection) -> dict[str, Any]:
+            conn.execute("INSERT OR IGNORE INTO keyed_answer (reference, client_id, fingerprint, answer, at)"
+                         " VALUES (?,?,?,?,?)", (reference, client_id, fingerprint,
+                                                 json.dumps(answer, default=_jsonable), now))
+            return self._keyed(conn, reference)
+        return self._run(keep, write=True)
+
+    def keyed_answer(self, reference: str) -> dict[str, Any] | None:
+        return self._run(lambda c: self._keyed(c, reference), write=False)
+
+    @staticmethod
+    def _keyed(conn: sqlite3.Connection, reference: str) -> dict[str, Any] | None:
+        row = conn.execute("SELECT client_id, fingerprint, answer FROM keyed_answer WHERE reference=?",
+                           (reference,)).fetchone()
+        return None if row is None else {"client_id": row[0], "fingerprint": row[1], "answer": json.loads(row[2])}
 
     def counts(self, beneficiary_key: str, since: float, operation: str | None = None) -> tuple[int, Decimal]:
         """Offline acceptances of one beneficiary since `since` (all states): velocity input.
