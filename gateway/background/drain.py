@@ -78,6 +78,8 @@ class Drainer:
         elif exc.status >= 500 or exc.status in TRANSIENT_4XX:
             self._transient(batch, str(exc))
         elif len(batch) > 1:  # a permanent refusal: find the advice that causes it
+            log_event(log, "drain_batch_refused", logging.WARNING, error=str(exc), batch=len(batch),
+                      action="bisect")
             half = len(batch) // 2
             self._send(batch[:half])
             self._send(batch[half:])

@@ -8,7 +8,8 @@ Three duties:
   without a professional's request ever waiting on a probe.
 - refresh: every `refresh_interval_s` while the breaker is closed, fetch the JWKS, the
   revocation list (incrementally, by version) and the stand-in policies into the caches.
-- drain: while the breaker is closed, send journal entries as advices (gateway.background.drain).
+- drain: while the breaker is closed and a snapshot was loaded once, send journal entries as
+  advices (gateway.background.drain), which backs off by itself on any failure.
 
 Every duty survives its own faults: an exception in one (a full disk under the cache, a
 journal that cannot be read, a bug) is logged with its traceback once per kind of error,
@@ -62,8 +63,8 @@ class Background:
                     if self.breaker.state() == "closed":
                         self.guarded("refresh", self.refresh_once)
                     next_refresh = time.monotonic() + self.s.refresh_interval_s
-                sent = 0
-                if self.platform_ok and self.breaker.state() == "closed":
+                sent = 0  # a refresh that failed (a 5xx, say) does not stop the drain: it backs off itself
+                if self.cached.loaded() and self.breaker.state() == "closed":
                     sent = self.guarded("drain", lambda: self.drain_once(stop)) or 0
                 if not sent:
                     stop.wait(0.2)

@@ -1,0 +1,137 @@
+"""A component that cannot work says so, and bad input stores nothing.
+
+- a gateway whose service account is refused: /readyz 503 naming the login failure, an
+  ERROR log line with the cause, /v1/status showing it;
+- a platform state directory of another population: refused at start, exit 2, both named;
+- advices with an impossible `at`: 422, nothing stored;
+- a drain whose batch exceeds the platform's body limit, under 50 % of 500s: all drains.
+"""
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+from tests.support.gateway_live import caches_loaded, eligibility, optician, status, wait_until
+from tests.support.procs import ADMIN_TOKEN, ROOT, cards, login, restart_platform, start_gateway, start_platform
+
+pytestmark = pytest.mark.integration
+
+
+def service_account(seed: int = 42) -> tuple[str, str]:
+    out = subprocess.run([sys.executable, "-m", "simulator", "accounts", "--service", "gw-1", "--seed", str(seed)],
+                         cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    values = dict(line.split("=", 1) for line in out.split())
+    return values["GW_CLIENT_ID"], values["GW_CLIENT_SECRET"]
+
+
+def test_a_refused_service_account_is_loud(tmp_path):
+    platform = start_platform(tmp_path)
+    gw = start_gateway(tmp_path, platform.url, env={"GW_CLIENT_SECRET": "not-the-secret"}, wait_ready=False)
+    try:
+        start = time.monotonic()
+        found = wait_until(lambda: (lambda r: [r] if r.status_code == 503 and "login" in r.text else None)(
+            requests.get(gw.url + "/readyz", timeout=2)), 10)  # a list: a 503 Response is falsy
+        assert found, "no 503 naming the login within 10 s"
+        answer = found[0]
+        assert time.monotonic() - start < 10
+        problem = answer.json()
+        assert answer.headers["Content-Type"].startswith("application/problem+json")
+        assert "401" in problem["detail"] and "/oauth/token" in problem["detail"]
+        login_health = status(gw.url)["background"]["login"]
+        assert login_health["ok"] is False and "401" in login_health["error"]
+        lines = [json.loads(l) for l in gw.log().splitlines() if l.startswith("{")]
+        assert [l for l in lines if l.get("event") == "service_login_failed" and l["level"] == "error"]
+    finally:
+        gw.stop()
+        platform.stop()
+
+
+def test_the_right_service_account_for_another_seed_makes_a_ready_gateway(tmp_path):
+    platform = start_platform(tmp_path, seed=7)
+    client_id, secret = service_account(7)
+    gw = start_gateway(tmp_path, platform.url, env={"GW_CLIENT_ID": client_id, "GW_CLIENT_SECRET": secret})
+    try:
+        assert requests.get(gw.url + "/readyz", timeout=5).status_code == 200
+    finally:
+        gw.stop()
+        platform.stop()
+
+
+def test_a_state_directory_of_another_population_is_refused_with_both_named(tmp_path):
+    platform = start_platform(tmp_path, seed=42, beneficiaries=20_000)
+    platform.stop()
+    state = platform.extra["state"]
+    cmd = [sys.executable, "-m", "simulator", "serve", "--port", "0", "--control-port", "0",
+           "--state-dir", str(state), "--seed", "43", "--beneficiaries", "20000"]
+    run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=60,
+                         env={**__import__("os").environ, "SIM_ADMIN_TOKEN": ADMIN_TOKEN})
+    assert run.returncode == 2, run.stderr[-2000:]
+    assert "seed 42" in run.stderr and "seed 43" in run.stderr and "--reset-state" in run.stderr
+    with sqlite3.connect(state / "platform.sqlite") as db:  # nothing of the new population was written
+        assert "seed\": 42" in db.execute("SELECT value FROM meta WHERE key='population'").fetchone()[0]
+    again = start_platform(tmp_path, seed=43, extra_args=("--reset-state",), port=platform.extra["port"],
+                           control=int(platform.extra["control"].rsplit(":", 1)[1]))
+    again.stop()
+
+
+def test_advices_with_an_impossible_time_are_refused_and_store_nothing(tmp_path):
+    platform = start_platform(tmp_path)
+    try:
+        token = login(platform.url, *service_account())
+        h = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
+        advice = {"advice_id": "a" * 32, "operation": "eligibility", "at": 0, "cause": "timeout", "reference": "J-1",
+                  "amc_eur": "0.00", "request": {}, "client_id": "opt-000000"}
+        for at in ("1e999", "-1e999", str(time.time() - 30 * 86_400), str(time.time() + 3600)):
+            raw = json.dumps({"advices": [advice]}).replace('"at": 0', f'"at": {at}')
+            r = requests.post(platform.url + "/v1/advices", data=raw, headers=h, timeout=5)
+            assert r.status_code == 422 and r.json()["code"] == "VALIDATION_FAILED", (at, r.text)
+        with sqlite3.connect(platform.extra["state"] / "platform.sqlite") as db:
+            assert db.execute("SELECT COUNT(*) FROM advices").fetchone()[0] == 0
+    finally:
+        platform.stop()
+
+
+def test_an_oversized_batch_under_half_500s_drains_everything(tmp_path):
+    """GW_DRAIN_BATCH=60 with the byte bound lifted: the first batches exceed 64 KiB (413) and
+    are bisected; half the platform's answers are 500s (set before the cut, in force after)."""
+    env = {"GW_DRAIN_BATCH": "60", "GW_DRAIN_BATCH_BYTES": "10000000", "GW_DRAIN_RATE_PER_S": "400",
+           "GW_DRAIN_BACKOFF_BASE_S": "0.05", "GW_DRAIN_BACKOFF_MAX_S": "1"}
+    platform = start_platform(tmp_path)
+    gw = start_gateway(tmp_path, platform.url, env=env)
+    try:
+        acc, token = optician(platform.url)
+        h = {"Authorization": "Bearer " + token}
+        assert wait_until(lambda: caches_loaded(gw.url), 20)
+        fault = {"mode": "errors", "rate": 0.5, "status": 500, "for_s": 600}
+        assert requests.post(platform.extra["control"] + "/v1/faults", json=fault,
+                             headers={"Authorization": "Bearer " + ADMIN_TOKEN}, timeout=5).status_code == 201
+        platform.stop()
+        eligible = [c for c in cards(300) if c["case"] in ("opti-a", "opti-b", "audi-i", "audi-ii")][:150]
+        s = requests.Session()
+        refs = [s.post(gw.url + "/v1/eligibility", json=eligibility(c), headers=h, timeout=10).json()
+                .get("journal_reference") for c in eligible]
+        recorded = status(gw.url)["journal"]["recorded"]
+        assert recorded == len([r for r in refs if r]) >= 100
+        platform = restart_platform(tmp_path, platform)
+        # 150 advices, each send a coin toss, back-offs under 1 s: a minute is ample on any machine
+        assert wait_until(lambda: status(gw.url)["journal"]["pending"] == 0, 60 + recorded / 10), status(gw.url)
+        st = status(gw.url)
+        assert st["journal"]["drained"] == recorded and st["journal"]["failed"] == 0
+        log = [json.loads(l) for l in gw.log().splitlines() if l.startswith("{")]
+        bisected = [l for l in log if l.get("event") == "drain_batch_refused"]
+        assert bisected and all("413 PAYLOAD_TOO_LARGE" in l["error"] for l in bisected)
+        failures = [l for l in log if l.get("event") == "drain_send_failed"]
+        assert any("500 INTERNAL_ERROR" in l["error"] for l in failures)
+        with sqlite3.connect(platform.extra["state"] / "platform.sqlite") as db:
+            theirs = [r[0] for r in db.execute("SELECT advice_id FROM advices")]
+        assert len(theirs) == len(set(theirs)) == recorded
+    finally:
+        gw.stop()
+        platform.stop()
