@@ -22,9 +22,9 @@ from tiers_payant.failpoints import failpoint
 from tiers_payant.idempotency import IN_PROGRESS_WAIT_S, fingerprint, in_progress, reused
 from tiers_payant.problems import FieldError, Problem
 from tiers_payant.schemas import AdviceIn, EligibilityRequest, PecRequest
-from tiers_payant.tokens import Principal
+from tiers_payant.tokens import Principal, token_identity, verify_token
 
-from .keys import private_key
+from .keys import TOKEN_KID, private_key
 from .population import Population
 from .rights import Rights, decide_rights
 from .settings import Settings
@@ -32,6 +32,7 @@ from .store import Store
 
 
 ADVICE_CLOCK_SKEW_S = 300.0  # a gateway's clock may run this far ahead of ours
+TOKEN_LEEWAY_S = 60.0  # a token's iat may be this far after the decision (clocks differ)
 
 
 @dataclass
@@ -169,14 +170,52 @@ class Platform:
                 "expires_on": answer["expires_on"], "lines": answer["lines"]}
 
     # ---- advices: offline decisions replayed by a gateway ----
-    def judge_advice(self, db, a: AdviceIn, now: float) -> dict:
-        """Judged as if it had come online at its time, inside the caller's transaction."""
+    def advice_principal(self, db, a: AdviceIn) -> tuple[Principal | None, str | None]:
+        """The professional behind an advice, from its own token, never from the sender's word:
+        (principal, None) when the token was issued by us to that professional and in force at
+        the decision's time (signed, not expired then, issued before it, not superseded by a
+        reset, account not suspended then); else (None, reason)."""
+        if not a.token:
+            return None, "ADVICE_CREDENTIAL_INVALID"
+        try:
+            p = verify_token(a.token, self.token_keys(), a.at)  # expiry judged at the decision's time
+        except Problem:
+            return None, "ADVICE_CREDENTIAL_INVALID"
+        issued = float(token_identity(a.token).get("iat") or 0)
+        if issued > a.at + TOKEN_LEEWAY_S or (a.client_id is not None and a.client_id != p.client_id):
+            return None, "ADVICE_CREDENTIAL_INVALID"
+        reset = db.execute("SELECT at FROM revocations WHERE kind='credential' AND value=?",
+                           (f"{p.client_id}:{p.credential_version + 1}",)).fetchone()
+        if reset is not None and reset["at"] <= a.at:
+            return None, "ADVICE_CREDENTIAL_INVALID"
+        account = db.execute("SELECT suspended_at FROM accounts WHERE client_id=?", (p.client_id,)).fetchone()
+        if account is not None and account["suspended_at"] is not None and account["suspended_at"] <= a.at:
+            return None, "ACCOUNT_SUSPENDED"
+        return p, None
+
+    def token_keys(self) -> dict:
+        return {TOKEN_KID: private_key(self.settings.seed, TOKEN_KID).public_key()}
+
+    def judge_advice(self, db, a: AdviceIn, now: float, p: Principal | None = None) -> dict:
+        """Judged as if it had come online at its time, inside the caller's transaction, for
+        the professional `p` its token names (advice_principal)."""
         on = self.today(a.at)
         model = PecRequest if a.operation == "pec" else EligibilityRequest
         try:
             req = model.model_validate(a.request, strict=False)
         except Exception:
             return {"verdict": "rejected", "reason": "VALIDATION_FAILED", "platform_amc_eur": "0.00"}
+        if p is None:
+            p, refused = self.advice_principal(db, a)
+            if p is None:
+                return {"verdict": "rejected", "reason": refused, "platform_amc_eur": "0.00"}
+        a = a.model_copy(update={"client_id": p.client_id})
+        if a.operation == "pec":
+            try:  # the professional named in the PEC must be the token's, as online
+                check_pec_request(req, p, req.date or on)
+            except Problem as exc:  # FORBIDDEN: the PEC names another professional than the token
+                reason = "ADVICE_CREDENTIAL_INVALID" if exc.code == "FORBIDDEN" else exc.code
+                return {"verdict": "rejected", "reason": reason, "platform_amc_eur": "0.00"}
         if a.operation == "eligibility":
             r = self.rights(req, req.date or on, a.at)
             return {"verdict": "confirmed" if r.eligible else "rejected", "reason": r.reason, "platform_amc_eur": "0.00"}
@@ -221,7 +260,7 @@ class Platform:
                     FieldError(f"/advices/{i}/at", f"must be between {oldest:.0f} and {now + ADVICE_CLOCK_SKEW_S:.0f}"
                                f" (epoch seconds; at most {self.settings.advice_max_age_s / 86400:g} days old)")])
 
-    def advices(self, advices: list[AdviceIn], now: float) -> list[dict]:
+    def advices(self, advices: list[AdviceIn], now: float, observe=None) -> list[dict]:
         """Each advice in one transaction: seen-check, judgment, PEC record and verdict commit
         together, so a crash at any instant leaves it judged once or not at all (a re-send is
         then judged afresh), and a concurrent copy waits on the write lock and finds the verdict."""
@@ -237,10 +276,14 @@ class Platform:
                                 "platform_amc_eur": row["platform_amc_eur"], "pec_number": row["pec_number"],
                                 "duplicate": True})
                     continue
-                v = self.judge_advice(db, a, now)
+                p, refused = self.advice_principal(db, a)
+                v = (self.judge_advice(db, a, now, p) if p is not None
+                     else {"verdict": "rejected", "reason": refused, "platform_amc_eur": "0.00"})
                 failpoint("advice_judged")  # crash tests: killed here, the whole judgment rolls back
                 db.execute("INSERT INTO advices (advice_id, received_at, verdict, reason, platform_amc_eur, pec_number)"
                            " VALUES (?,?,?,?,?,?)", (a.advice_id, now, v["verdict"], v["reason"],
                                                      v["platform_amc_eur"], v.get("pec_number")))
             out.append({"advice_id": a.advice_id, "pec_number": None, **v, "duplicate": False})
+            if observe is not None and p is not None:  # an offline lookup is the professional's lookup
+                observe(p.client_id, a, v)
         return out

@@ -38,6 +38,10 @@ _CODES = [
     Code("OFFLINE_VELOCITY_EXCEEDED", 200, "Too many or too large offline decisions for this beneficiary", True),
     Code("REVOCATIONS_STALE", 200, "The cached revocation list is too old to decide offline", True),
     Code("OFFLINE_DEFAULT_DECLINE", 200, "No offline rule covers this request; the AMC's default is to decline", True),
+    Code("ADVICE_CREDENTIAL_INVALID", 200, "The advice's professional token was not valid for that professional at"
+                                           " the decision's time (forged, expired, superseded by a reset)", True),
+    Code("OFFLINE_ACCOUNT_LIMIT", 200, "This account passed its offline limits; it is refused offline until the"
+                                       " platform is back", True),
     Code("PLATFORM_UNAVAILABLE", 503, "The platform cannot be reached and no offline decision could be recorded", True),
     # Problems: the request itself is refused.
     Code("NIR_INVALID", 422, "The NIR is malformed or its key does not match"),

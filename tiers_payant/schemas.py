@@ -64,7 +64,12 @@ class AdviceIn(Strict):
     reference: str = Field(max_length=64, description="the gateway's journal reference")
     amc_eur: Decimal = Field(ge=0, le=100_000, max_digits=10, decimal_places=2, allow_inf_nan=False)
     request: dict = Field(description="the original request body, judged as if it came online at `at`")
-    client_id: str = Field(min_length=1, max_length=64)
+    client_id: str | None = Field(None, min_length=1, max_length=64,
+                                  description="if given, must be the token's subject")
+    token: str | None = Field(None, min_length=16, max_length=4096,
+                              description="the professional's bearer token used for the offline decision: the"
+                                          " platform confirms an advice only if it was genuinely issued to that"
+                                          " professional and in force at `at`")
     idempotency_key: str | None = Field(None, min_length=1, max_length=128,
                                         description="the Idempotency-Key the gateway sent online for this PEC, if"
                                                     " any: a decision already made online with it stands")

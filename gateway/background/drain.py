@@ -137,6 +137,8 @@ def advice(p: Pending) -> dict:
     out = {"advice_id": p.advice_id, "operation": e.operation, "at": e.at, "cause": e.cause,
            "reference": p.reference, "amc_eur": eur(e.amc_eur), "request": e.payload["request"],
            "client_id": e.client_id}
+    if e.payload.get("token"):  # the professional's own proof: the platform checks it, not our word
+        out["token"] = e.payload["token"]
     if e.payload.get("idempotency_key"):
         out["idempotency_key"] = e.payload["idempotency_key"]
     return out

@@ -152,13 +152,17 @@ class Background:
         full = known is None or self._refreshes % FULL_REFRESH_EVERY == 0
         since = 0 if full else int(known[0].get("version", 0))
         doc = self.client.get_json(f"/v1/revocations?since={since}")
+        credentials = {} if since == 0 or known is None else dict(known[0].get("credentials") or {})
+        for c in doc.get("credentials") or ():  # a reset raises the floor; it never goes down
+            credentials[c["client_id"]] = max(int(c["version"]), credentials.get(c["client_id"], 0))
         if since == 0 or known is None:
             cards, accounts = set(doc["cards"]), set(doc["accounts"])
         else:
             # Cards are never un-revoked; re-enabled accounts come as `restored_accounts`.
             cards = set(known[0]["cards"]) | set(doc["cards"])
             accounts = (set(known[0]["accounts"]) - set(doc.get("restored_accounts") or ())) | set(doc["accounts"])
-        return {"version": int(doc["version"]), "cards": sorted(cards), "accounts": sorted(accounts)}
+        return {"version": int(doc["version"]), "cards": sorted(cards), "accounts": sorted(accounts),
+                "credentials": credentials}
 
     def _policies(self) -> dict:
         doc = self.client.get_json("/v1/standin-policy")

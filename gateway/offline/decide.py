@@ -37,6 +37,11 @@ class RevocationSnapshot:
     fetched_at: float  # epoch seconds
     cards: frozenset[str]  # revoked card serials
     accounts: frozenset[str]  # suspended client_ids
+    # client_id -> lowest credential version still valid (a reset supersedes older tokens)
+    credentials: "tuple[tuple[str, int], ...]" = ()
+
+    def credential_floor(self, client_id: str) -> int:
+        return dict(self.credentials).get(client_id, 0)
 
 
 @dataclass(frozen=True)

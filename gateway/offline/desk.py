@@ -55,6 +55,10 @@ class OfflineDesk:
         revocations = self.cached.revocations()
         if revocations is not None and p.client_id in revocations.accounts:
             raise Problem("ACCOUNT_SUSPENDED", "this account is suspended")
+        if revocations is not None and p.credential_version < revocations.credential_floor(p.client_id):
+            raise Problem("UNAUTHORIZED", "this token was issued before the account's credentials were reset;"
+                                          " log in again", headers={"WWW-Authenticate": 'Bearer realm="tiers-payant",'
+                                                                                      ' error="invalid_token"'})
         return p
 
     # -- eligibility -----------------------------------------------------------------
@@ -76,8 +80,8 @@ class OfflineDesk:
                   "coverage": {"domain": req.domain, "level": card.guarantee(req.domain),
                                "valid_to": card.valid_to.isoformat(), "responsable": card.responsable}}
         entry = OfflineEntry(uuid.uuid4().hex, "eligibility", now, card.amc, card.serial, self._bkey(req),
-                             req.domain, Decimal(0), cause, {"request": json.loads(raw), "answer": answer},
-                             p.client_id)
+                             req.domain, Decimal(0), cause, {"request": json.loads(raw), "answer": answer,
+                                                              "token": bearer(authorization)}, p.client_id)
         return self._journaled(entry, ref, answer, {"decision": "not_eligible", "coverage": None, **base})
 
     # -- PEC -------------------------------------------------------------------------
@@ -122,7 +126,8 @@ class OfflineDesk:
                   "journal_reference": ref, **base}
         entry = OfflineEntry(advice_id, "pec", now, card.amc, card.serial, bkey, req.domain, result.amc, cause,
                              {"request": json.loads(raw), "answer": answer, "fingerprint": body_sha,
-                              "idempotency_key": upstream_key or idem_key}, p.client_id)
+                              "idempotency_key": upstream_key or idem_key, "token": bearer(authorization)},
+                             p.client_id)
         limit = VelocityLimit(now - policy.period_days * 86_400, policy.cumulative_count,
                               policy.cumulative_ceiling_eur) if policy else None
         return self._journaled(entry, ref, answer, refused_answer("PLATFORM_UNAVAILABLE", ["PLATFORM_UNAVAILABLE"],

@@ -50,7 +50,8 @@ class CachedPlatform:
 
     def revocations(self) -> RevocationSnapshot | None:
         return self._get("revocations", lambda v, at: RevocationSnapshot(
-            int(v.get("version", 0)), at, frozenset(v.get("cards", ())), frozenset(v.get("accounts", ()))))
+            int(v.get("version", 0)), at, frozenset(v.get("cards", ())), frozenset(v.get("accounts", ())),
+            tuple(sorted((str(k), int(n)) for k, n in (v.get("credentials") or {}).items()))))
 
     def policy(self, amc: str) -> StandinPolicy | None:
         policies = self._get("standin_policy", lambda v, at: {

@@ -20,8 +20,13 @@ def svc():
     return current_app.extensions["platform"]
 
 
-def _principal():
+def _principal(service: bool | None = False):
+    """The caller; `service` operations are the gateways' (their service accounts may do
+    nothing else), the others the professionals' (least privilege both ways)."""
     p = svc().auth.principal()
+    if service is not None and p.client_id.startswith("gw-") != service:
+        raise Problem("FORBIDDEN", "this operation is for gateways' service accounts" if service
+                      else "a gateway's service account may not do this")
     g.client_id = p.client_id
     svc().guard.admit(p.client_id, time.time())
     return p
@@ -71,11 +76,25 @@ def pec_status(pec_number: str):
 
 @bp.post("/v1/advices")
 def advices():
-    p = _principal()
-    if not p.client_id.startswith("gw-"):
-        raise Problem("FORBIDDEN", "advices come from gateways' service accounts")
+    _principal(service=True)
     req = parse_model(AdvicesRequest, read_json_body())
-    return json_response({"results": svc().platform.advices(req.advices, time.time())})
+    return json_response({"results": svc().platform.advices(req.advices, time.time(), observe=_observe_advice)})
+
+
+def _observe_advice(client_id: str, advice, verdict: dict) -> None:
+    """Detection counts an offline decision as a lookup by the professional who made it."""
+    model = PecRequest if advice.operation == "pec" else EligibilityRequest
+    try:
+        req = model.model_validate(advice.request, strict=False)
+    except Exception:  # noqa: BLE001 - a malformed request was already rejected as such
+        return
+    ok = verdict["verdict"] != "rejected"
+    answer = {"decision": "eligible" if ok else "not_eligible", "reason": verdict.get("reason"),
+              "pec_number": verdict.get("pec_number")}
+    try:
+        svc().guard.observe_lookup(client_id, req, answer, time.time())
+    except Problem:  # the account is now suspended; the batch of advices is still answered
+        pass
 
 
 @bp.get("/v1/keys")
@@ -87,7 +106,7 @@ def keys():
 
 @bp.get("/v1/revocations")
 def revocations():
-    _principal()
+    _principal(service=None)
     since = request.args.get("since", "0")
     if not since.isdigit() or len(since) > 12:
         raise Problem("VALIDATION_FAILED", "since must be a non-negative integer version")
@@ -95,12 +114,16 @@ def revocations():
     return json_response({"version": version, "since": int(since), "complete": int(since) == 0,
                           "cards": [r["value"] for r in rows if r["kind"] == "card"],
                           "accounts": [r["value"] for r in rows if r["kind"] == "account"],
-                          "restored_accounts": [r["value"] for r in rows if r["kind"] == "account-restored"]})
+                          "restored_accounts": [r["value"] for r in rows if r["kind"] == "account-restored"],
+                          # a reset supersedes every token of a lower credential version
+                          "credentials": [{"client_id": r["value"].rsplit(":", 1)[0],
+                                           "version": int(r["value"].rsplit(":", 1)[1])}
+                                          for r in rows if r["kind"] == "credential"]})
 
 
 @bp.get("/v1/standin-policy")
 def standin_policy():
-    _principal()
+    _principal(service=None)
     s = svc()
     return json_response({"policies": [s.policies[a.number].to_json() for a in s.population.amcs]})
 

@@ -104,6 +104,10 @@ def reset_credentials(store, client_id: str, now: float) -> dict:
                    "ON CONFLICT (client_id) DO UPDATE SET secret=excluded.secret, "
                    "credential_version=credential_version + 1", (client_id, secret))
         version = db.execute("SELECT credential_version FROM accounts WHERE client_id=?", (client_id,)).fetchone()[0]
+        # In the revocation feed: gateways refuse older tokens offline, advices made with one
+        # after this instant are rejected.
+        db.execute("INSERT OR IGNORE INTO revocations (kind, value, at, reason) VALUES ('credential', ?, ?, 'reset')",
+                   (f"{client_id}:{version}", now))
         alert(db, now, client_id, "credentials_reset", {"credential_version": version})
     return {"client_id": client_id, "client_secret": secret, "credential_version": version}
 

@@ -171,7 +171,7 @@ def test_idempotent_pec_and_status(platform, session, catalogue):
     assert first["pec_number"] and first == again
     other = _pec_body(case, accs["26"])
     other["lines"] = other["lines"][:1]
-    assert requests.post(platform.url + "/v1/pec", json=other, headers=headers, timeout=10).status_code == 409
+    assert requests.post(platform.url + "/v1/pec", json=other, headers=headers, timeout=10).status_code == 422
     status = requests.get(f"{platform.url}/v1/pec/{first['pec_number']}", headers=headers, timeout=5).json()
     assert status["status"] == "valid" and status["amc"] == first["amc"]
     assert requests.get(f"{platform.url}/v1/pec/PEC-NOPE", headers=headers, timeout=5).status_code == 404
@@ -193,14 +193,15 @@ def test_keys_revocations_policy_and_openapi(platform, session):
     assert "CARD_REVOKED" in requests.get(platform.url + "/docs", timeout=5).text
 
 
-def test_advices_are_stored_once_by_id(platform, catalogue):
+def test_advices_are_stored_once_by_id(platform, session, catalogue):
     import hashlib
     import hmac
     secret = hmac.new(b"42", b"gw-1", hashlib.sha256).hexdigest()[:32]
     token = login(platform.url, "gw-1", secret)
     case = fresh(catalogue, "opti-b", 0)
+    accs, tokens = session
     advice = {"advice_id": uuid.uuid4().hex, "operation": "eligibility", "at": 1.0e9, "cause": "unreachable",
-              "reference": "J-1", "amc_eur": "0.00", "client_id": "opt-000000",
+              "reference": "J-1", "amc_eur": "0.00", "token": tokens["28"],
               "request": {k: case[k] for k in ("card", "beneficiary", "domain")}}
     advice["at"] = __import__("time").time()
     auth = {"Authorization": "Bearer " + token}
