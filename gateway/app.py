@@ -21,6 +21,7 @@ from gateway.background.tasks import Background
 from gateway.online.breaker_store import SharedBreaker
 from gateway.offline.platform_snapshot import CachedPlatform
 from gateway.offline.journal import Journal
+from gateway.offline.lookup_log import LookupLog
 from gateway.background.leader import BackgroundLeader, run_when_leader
 from gateway.metrics import BREAKER_TRANSITIONS
 from gateway.offline.desk import OfflineDesk
@@ -41,6 +42,7 @@ class Services:
     cached: CachedPlatform
     upstream: Upstream
     gateway: GatewayService
+    offline: OfflineDesk | None = None
     leader: BackgroundLeader | None = None
 
     def status(self) -> dict:
@@ -54,6 +56,7 @@ class Services:
                 "reconciliation": {**{k: j.get(k, 0) for k in ("confirmed", "adjusted", "rejected")},
                                    "exposure_eur": j.get("exposure_eur", "0.00")},
                 "caches": self.cached.ages(time.time()), "background": health.read(self.cached.disk),
+                "offline_lookups": self.offline.lookups.counts() if self.offline and self.offline.lookups else {},
                 "worker": os.getpid(),
                 "leader": bool(self.leader and self.leader.is_leader)}
 
@@ -70,10 +73,11 @@ def build_services(settings: Settings) -> Services:
     full = settings.resilience == "full"
     breaker = SharedBreaker(settings.breaker_path, config_of(settings), on_transition=_on_transition) if full else None
     upstream = Upstream(settings, breaker)
-    offline = OfflineDesk(settings, cached, journal) if full else None
+    offline = OfflineDesk(settings, cached, journal, lookups=LookupLog(settings.lookup_log_path)) if full else None
     if full:
         journal.check()  # fail at start-up, not at the first offline acceptance
-    return Services(settings, journal, breaker, cached, upstream, GatewayService(settings.resilience, upstream, offline))
+    return Services(settings, journal, breaker, cached, upstream, GatewayService(settings.resilience, upstream, offline),
+                    offline)
 
 
 def start_background(services: Services) -> None:

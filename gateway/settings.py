@@ -58,6 +58,10 @@ class Settings:
     drain_backoff_base_s: float = 0.5  # per batch after a transient failure, doubling per attempt
     drain_backoff_max_s: float = 30.0
     drain_pending_warn_after: int = 5  # "still judging" answers for one advice before a WARNING
+    # offline detection (gateway.offline.account_watch): assumptions, see its docstring
+    offline_account_window_s: float = 600.0
+    offline_account_max_failed_proofs: int = 10
+    offline_account_max_distinct: int = 30
     # identity and domain
     client_id: str = "gw-1"
     client_secret: str = service_secret(42, "gw-1")  # the sandbox's default platform (seed 42)
@@ -78,6 +82,10 @@ class Settings:
     @property
     def cache_path(self) -> str:
         return self.cache_dir or os.path.join(self.state_dir, "cache")
+
+    @property
+    def lookup_log_path(self) -> str:
+        return os.path.abspath(self.journal_path) + ".lookups"
 
     @property
     def breaker_path(self) -> str:

@@ -13,5 +13,8 @@ class NoGuard:
     def admit(self, client_id: str, now: float) -> None:
         return None
 
+    def observe_offline(self, client_id: str, gateway_key: str, ok: bool, with_card: bool, at: float) -> None:
+        return None
+
     def observe_lookup(self, client_id: str, req, answer: dict, now: float) -> None:
         return None

@@ -193,6 +193,28 @@ class Platform:
             return None, "ACCOUNT_SUSPENDED"
         return p, None
 
+    def offline_lookups(self, lookups: list, now: float, observe) -> list[dict]:
+        """Declined offline lookups a gateway replays for detection, each attributed to the
+        account whose token it verifies (as advices), once per id, at its own time."""
+        oldest = now - self.settings.advice_max_age_s
+        out = []
+        for item in lookups:
+            if not (oldest <= item.at <= now + ADVICE_CLOCK_SKEW_S):
+                out.append({"id": item.id, "accepted": False, "reason": "VALIDATION_FAILED"})
+                continue
+            try:
+                p = verify_token(item.token, self.token_keys(), item.at)
+            except Problem:
+                out.append({"id": item.id, "accepted": False, "reason": "ADVICE_CREDENTIAL_INVALID"})
+                continue
+            with self.store.tx() as db:
+                fresh = db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
+                                   ("offline-lookup:" + item.id, p.client_id)).rowcount == 1
+            if fresh:
+                observe(p.client_id, item)
+            out.append({"id": item.id, "accepted": True, "reason": None, "duplicate": not fresh})
+        return out
+
     def token_keys(self) -> dict:
         return {TOKEN_KID: private_key(self.settings.seed, TOKEN_KID).public_key()}
 

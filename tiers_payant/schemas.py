@@ -75,6 +75,21 @@ class AdviceIn(Strict):
                                                     " any: a decision already made online with it stands")
 
 
+class OfflineLookupIn(Strict):
+    id: str = Field(pattern=r"^[0-9a-f]{32}$", description="the gateway's id of the lookup: replays are ignored")
+    at: float = Field(allow_inf_nan=False, description="epoch seconds of the offline lookup")
+    beneficiary_key: str = Field(min_length=8, max_length=128, description="the gateway's keyed hash of the"
+                                                                            " beneficiary, never the NIR")
+    ok: bool
+    with_card: bool
+    operation: Literal["eligibility", "pec"]
+    token: str = Field(min_length=16, max_length=4096, description="the professional's bearer token")
+
+
+class OfflineLookupsRequest(Strict):
+    lookups: list[OfflineLookupIn] = Field(min_length=1, max_length=500)
+
+
 class AdvicesRequest(Strict):
     advices: list[AdviceIn] = Field(min_length=1, max_length=200)
 

@@ -31,6 +31,7 @@ from gateway.background.health import Health
 from gateway.background.platform_client import LoginRefused, PlatformAnswer, PlatformClient
 from gateway.metrics import BACKGROUND_ERRORS, CACHE_REFRESHES
 from gateway.offline.journal import Journal
+from gateway.offline.lookup_log import LookupLog
 from gateway.offline.platform_snapshot import CachedPlatform
 from gateway.online.breaker_store import SharedBreaker
 from tiers_payant.httpkit import log_event
@@ -48,6 +49,8 @@ class Background:
         self.platform_ok = False
         self.health = Health(cached.disk)
         self.drainer = Drainer(settings, journal, self.client, self.owner)
+        self.lookups = LookupLog(settings.lookup_log_path)
+        self._lookups_after = 0.0
         self._refreshes = 0
         self._tracebacks: set[tuple[str, str]] = set()
 
@@ -66,6 +69,8 @@ class Background:
                 sent = 0  # a refresh that failed (a 5xx, say) does not stop the drain: it backs off itself
                 if self.cached.loaded() and self.breaker.state() == "closed":
                     sent = self.guarded("drain", lambda: self.drain_once(stop)) or 0
+                    if not sent:  # advices first; then the offline declines, for the platform's detection
+                        self.guarded("lookups", self.send_lookups)
                 if not sent:
                     stop.wait(0.2)
         finally:
@@ -169,6 +174,27 @@ class Background:
         if not isinstance(doc.get("policies"), list):
             raise ValueError("no policies")
         return doc
+
+    # -- offline lookups ---------------------------------------------------------------
+    def send_lookups(self, limit: int = 200) -> int:
+        """Declined offline lookups to the platform's detection (accepted ones went as advices)."""
+        if time.monotonic() < self._lookups_after:
+            return 0
+        batch = self.lookups.unsent(limit)
+        if not batch:
+            self._lookups_after = time.monotonic() + 1.0
+            return 0
+        try:
+            results = self.client.post_json("/v1/offline-lookups", {"lookups": batch})["results"]
+        except EXPECTED as exc:
+            self._lookups_after = time.monotonic() + 5.0
+            if self.health.failed("lookups", f"{exc}" if isinstance(exc, PlatformAnswer) else type(exc).__name__,
+                                  time.time()):
+                log_event(log, "lookups_send_failed", logging.WARNING, error=str(exc)[:200], batch=len(batch))
+            return 0
+        self.lookups.mark_sent([r["id"] for r in results], time.time())  # refused ones are not worth re-sending
+        self.health.ok("lookups", time.time())
+        return len(batch)
 
     # -- drain -------------------------------------------------------------------------
     def drain_once(self, stop: threading.Event) -> int:

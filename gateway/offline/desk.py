@@ -16,12 +16,15 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import sqlite3
 import time
 import uuid
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any, Callable
 
+from gateway.offline.account_watch import AccountLimits, account_refusal, classify
+from gateway.offline.lookup_log import LookupLog
 from gateway.offline.platform_snapshot import CachedPlatform
 from gateway.offline.journal import (Journal, JournalError, OfflineEntry, VelocityExceeded, VelocityLimit,
                              new_reference)
@@ -43,8 +46,11 @@ log = logging.getLogger("gateway.offline.desk")
 
 class OfflineDesk:
     def __init__(self, settings, cached: CachedPlatform, journal: Journal,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, lookups: LookupLog | None = None) -> None:
         self.s, self.cached, self.journal, self.clock = settings, cached, journal, clock
+        self.lookups = lookups
+        self.account_limits = AccountLimits(settings.offline_account_window_s, settings.offline_account_max_failed_proofs,
+                                            settings.offline_account_max_distinct)
 
     def principal(self, authorization: str | None) -> Principal:
         token = bearer(authorization)
@@ -66,6 +72,11 @@ class OfflineDesk:
         p = self.principal(authorization)
         req = parse_model(EligibilityRequest, raw)
         now = self.clock()
+        return self._watched(p, req, "eligibility", authorization, now, cause,
+                             lambda: self._eligibility(p, req, raw, authorization, cause, now))
+
+    def _eligibility(self, p: Principal, req: EligibilityRequest, raw: bytes, authorization: str | None,
+                     cause: str, now: float) -> dict[str, Any]:
         on = req.date or paris_day(now)
         card, error = verify_card(req.card, self.cached.card_key)
         policy = self.cached.policy(card.amc) if card else None
@@ -93,8 +104,13 @@ class OfflineDesk:
         p = self.principal(authorization)
         req = parse_model(PecRequest, raw)
         now = self.clock()
+        lines = check_pec_request(req, p, req.date or paris_day(now))
+        return self._watched(p, req, "pec", authorization, now, cause,
+                             lambda: self._pec(p, req, lines, raw, authorization, cause, idem_key, upstream_key, now))
+
+    def _pec(self, p: Principal, req: PecRequest, lines, raw: bytes, authorization: str | None, cause: str,
+             idem_key: str | None, upstream_key: str | None, now: float) -> dict[str, Any]:
         on = req.date or paris_day(now)
-        lines = check_pec_request(req, p, on)
         ref, advice_id = self._ids(p.client_id, idem_key)
         body_sha = fingerprint(raw)
         if idem_key:
@@ -145,6 +161,40 @@ class OfflineDesk:
                 "mode": "offline", "provisional": entry["state"] == "pending", "journal_reference": reference,
                 "reconciliation": {"state": entry["state"], "verdict": entry["verdict"],
                                    "reason": entry["verdict_reason"], "platform_amc_eur": entry["platform_amc_eur"]}}
+
+    # -- offline detection -----------------------------------------------------------
+    def _watched(self, p: Principal, req: EligibilityRequest, op: str, authorization: str | None, now: float,
+                 cause: str, decide: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """The account's offline limits first (account_watch), then the decision; every
+        offline lookup is noted, the declined ones to be replayed to the platform's detection."""
+        if self.lookups is None:
+            return decide()
+        bkey = self._bkey(req)
+        refusal = None
+        try:
+            refusal = account_refusal(self.lookups.activity(p.client_id, now - self.account_limits.window_s),
+                                      self.account_limits)
+        except sqlite3.Error as exc:
+            log_event(log, "lookup_log_failed", logging.WARNING, error=str(exc)[:200])
+        if refusal is not None:
+            log_event(log, "offline_account_refused", logging.WARNING, client=p.client_id, reason=refusal)
+            answer = self._account_refused(op, refusal, cause)
+        else:
+            answer = decide()
+        ok, with_card = classify(answer.get("reason") if not answer.get("journal_reference") else None)
+        try:
+            self.lookups.record(p.client_id, bkey, ok, with_card, op, replay=not answer.get("journal_reference"),
+                                token=bearer(authorization), at=now)
+        except sqlite3.Error as exc:
+            log_event(log, "lookup_log_failed", logging.WARNING, error=str(exc)[:200])
+        return answer
+
+    def _account_refused(self, op: str, reason: str, cause: str) -> dict[str, Any]:
+        base = {"mode": "offline", "provisional": True, "request_id": uuid.uuid4().hex, "offline_cause": cause,
+                "journal_reference": None}
+        if op == "eligibility":
+            return self._logged(op, {"decision": "not_eligible", "reason": reason, "coverage": None, **base}, cause)
+        return self._logged(op, refused_answer(reason, [reason], None, Decimal(0), base), cause)
 
     # -- helpers ---------------------------------------------------------------------
     def _journaled(self, entry: OfflineEntry, ref: str, answer: dict, declined: dict,

@@ -9,7 +9,7 @@ from tiers_payant.httpkit import json_response, read_json_body
 from tiers_payant.idempotency import check_key
 from tiers_payant.parsing import parse_model
 from tiers_payant.problems import Problem
-from tiers_payant.schemas import AdvicesRequest, EligibilityRequest, PecRequest
+from tiers_payant.schemas import AdvicesRequest, EligibilityRequest, OfflineLookupsRequest, PecRequest
 
 from ..keys import jwks
 
@@ -79,6 +79,17 @@ def advices():
     _principal(service=True)
     req = parse_model(AdvicesRequest, read_json_body())
     return json_response({"results": svc().platform.advices(req.advices, time.time(), observe=_observe_advice)})
+
+
+@bp.post("/v1/offline-lookups")
+def offline_lookups():
+    _principal(service=True)
+    req = parse_model(OfflineLookupsRequest, read_json_body())
+    return json_response({"results": svc().platform.offline_lookups(req.lookups, time.time(), _observe_offline)})
+
+
+def _observe_offline(client_id: str, item) -> None:
+    svc().guard.observe_offline(client_id, item.beneficiary_key, item.ok, item.with_card, item.at)
 
 
 def _observe_advice(client_id: str, advice, verdict: dict) -> None:

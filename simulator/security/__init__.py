@@ -57,6 +57,16 @@ class SecurityGuard:
             raise Problem("ACCOUNT_SUSPENDED", "this account was suspended for abnormal lookups; ask the platform's "
                                                "support")
 
+    def observe_offline(self, client_id: str, gateway_key: str, ok: bool, with_card: bool, at: float) -> None:
+        """A gateway's offline lookup, judged in the windows of its own time: an account that
+        probed during the cut is suspended as of then (later advices of it are rejected)."""
+        if self.watch is None:
+            return
+        verdict, first = self.watch.record(client_id, Lookup(at, "gw:" + gateway_key, ok, with_card), at)
+        if verdict is not None and first:
+            log_event(log, "account_suspended", logging.WARNING, client=client_id, rule=verdict.rule,
+                      detail=verdict.detail, offline=True)
+
 
 def thresholds_from_env(env: dict[str, str]) -> Thresholds:
     """`SIM_DETECT_<FIELD>` overrides any threshold (e.g. SIM_DETECT_MAX_DISTINCT_PROBED=10)."""
