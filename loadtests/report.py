@@ -84,7 +84,7 @@ def build_summary(*, scenario: str, resilience: str, duration_s: float,
                   samples: Iterable[Sample], phases: Sequence[Phase],
                   status_points: Iterable[StatusPoint], slos: Iterable[Slo],
                   journal: Mapping[str, Any], reconciliation: Mapping[str, Any],
-                  extra: Mapping[str, Any] | None = None,
+                  extra: Mapping[str, Any] | None = None, not_collected: Mapping[str, str] | None = None,
                   cut_phase: str | None = None, return_phase: str | None = None) -> dict[str, Any]:
     """The content of summary.json. `journal` fields missing from the caller's dict come
     from the last status point. `extra` adds sections (e.g. `attack`) that SLOs may read.
@@ -114,8 +114,14 @@ def build_summary(*, scenario: str, resilience: str, duration_s: float,
                            ("confirmed", "adjusted", "rejected", "exposure_eur")},
         **dict(extra or {}),
     }
+    missing = dict(not_collected or {})
+    summary["not_collected"] = missing
     summary["slos"] = evaluate(slos, stats_from_summary(summary))
-    summary["slo_pass"] = all(r["pass"] for r in summary["slos"])
+    for r in summary["slos"]:  # an objective on a figure the target cannot give is not judged, and says so
+        if r["metric"].split(".")[0] in missing:
+            r.update(pass_=None, actual=None, not_collected=missing[r["metric"].split(".")[0]])
+            r["pass"] = r.pop("pass_")
+    summary["slo_pass"] = all(r["pass"] for r in summary["slos"] if r["pass"] is not None)
     return summary
 
 
