@@ -27,7 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--users", type=int, default=None, help="as given to the master, if any")
     live = sub.add_parser("live", help="Locust's web UI with the /live page, platform and gateway started")
     live.add_argument("--scenario", default="classroom")
-    live.add_argument("--web-port", type=int, default=8089)
+    live.add_argument("--web-port", type=int, default=8089, help="Locust's web UI (127.0.0.1)")
+    live.add_argument("--live-port", type=int, default=8090, help="the classroom page (127.0.0.1)")
     args = parser.parse_args(argv)
 
     if args.command == "list":
@@ -48,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if summary["slo_pass"] else 1
     if args.command == "live":
         from loadtests.live import live_ui
-        return live_ui(args.scenario, args.web_port)
+        return live_ui(args.scenario, args.web_port, args.live_port)
     if args.command == "demo":
         from loadtests.demo import main as demo_main
         return demo_main(args.duration)
