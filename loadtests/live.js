@@ -3,7 +3,7 @@
 const $ = (id) => document.getElementById(id);
 const CSRF = document.querySelector('meta[name="csrf-token"]').content;
 const show = (v, digits) => (v === null || v === undefined) ? "–" : (digits !== undefined ? Number(v).toFixed(digits) : v);
-const W = 1000, H = 220, PAD = 30;
+const W = 1000, H = 160, PAD = 8;
 
 function path(points, max) {
   const n = points.length;
@@ -29,14 +29,14 @@ function drawAnswers(series) {
     `<path d="${area(online, offline, max)}" fill="#e8892e"/>` +
     `<path d="${area(offline, other, max)}" fill="#8a8a8a"/>` +
     `<path d="${path(bad, max)}" stroke="#ff4d4d" stroke-width="4" fill="none"/>` +
-    `<text x="8" y="26">${Math.round(max)}/s</text><text x="8" y="${H - 4}">0</text>`;
-  $("chart").dataset.points = series.reduce((n, p) => n + p.online + p.offline + p.other + p.unexpected, 0);
+    `<text x="8" y="26">${Math.round(max)}/s</text>`;
+  $("chart").dataset.offlineSeconds = series.filter(p => p.offline > 0).length;
 }
 
 function drawLatency(series) {
   const p95 = series.map(p => p.p95_ms || 0), max = Math.max(50, ...p95) * 1.1;
   $("latency").innerHTML = `<path d="${path(p95, max)}" stroke="#6ab0ff" stroke-width="4" fill="none"/>` +
-    `<text x="8" y="26">${Math.round(max)} ms</text><text x="8" y="${H - 4}">0</text>`;
+    `<text x="8" y="26">${Math.round(max)} ms</text>`;
 }
 
 async function refresh() {
@@ -54,9 +54,9 @@ async function refresh() {
     $("breaker").textContent = breaker;
     $("breaker").className = "value " + breaker;
     const rates = s.rates || {};
-    $("breaker-why").textContent = (breaker === "closed" && (rates.offline || 0) > 0) ?
-      "closed, yet offline: calls fail or miss the deadline one by one" :
-      (breaker === "open" ? "the gateway stopped calling the platform" : "");
+    $("breaker-why").textContent = (breaker === "closed" && (rates.offline || 0) > 0 && mode !== "up") ?
+      "yet offline: slow calls answered offline one by one" :
+      (breaker === "open" ? "no calls to the platform" : "");
     const j = s.journal || {};
     $("pending").textContent = show(j.pending);
     $("journal-detail").textContent = s.journal ? `recorded ${j.recorded} · drained ${j.drained}` : "";

@@ -54,7 +54,7 @@ def live_state(environment: Any) -> dict[str, Any]:
             "reconciliation": (status or {}).get("reconciliation"),
             "fault": (faults or {}).get("current"), "fault_since": (faults or {}).get("since"),
             "control": faults is not None, "rates": STATE.recent(),
-            "series": series(STATE.samples),
+            "series": series(STATE.samples, since=STATE.t0),
             "running": bool(runner and runner.state in ("spawning", "running")),
             "users": runner.user_count if runner else 0,
             "scenario": STATE.scenario.name if STATE.scenario else None,

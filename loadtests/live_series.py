@@ -10,11 +10,13 @@ from loadtests.samples import DECLINES, percentile
 SECONDS = 90
 
 
-def series(samples: Sequence[Any], now: float | None = None, seconds: int = SECONDS) -> list[dict[str, Any]]:
-    """One point per second [t, t+1) up to the last whole second, oldest first. `t` is seconds
-    before now (negative); samples carry epoch `t_s` (the master's, before rebasing)."""
+def series(samples: Sequence[Any], now: float | None = None, seconds: int = SECONDS,
+           since: float | None = None) -> list[dict[str, Any]]:
+    """One point per second [t, t+1) up to the last whole second, oldest first, over the last
+    `seconds` or since the test start `since` if later (the chart fills its width from the
+    start). `t` is seconds before now (negative); samples carry epoch `t_s` (the master's)."""
     end = int(now or time.time())
-    start = end - seconds
+    start = max(end - seconds, int(since or 0))
     buckets: dict[int, list[Any]] = {}
     for s in reversed(samples[-20000:]):
         second = int(s.t_s)

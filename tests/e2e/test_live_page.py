@@ -100,7 +100,7 @@ def browser():
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1024,900",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1024,1250",
                  "--hide-scrollbars"):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
@@ -173,6 +173,8 @@ def test_start_cut_and_restore_from_the_live_page(live, browser, tmp_path):
     text_leaves(browser, "pending", ("–", "0"))  # ...and every acceptance is journaled
     assert text(browser, "failed") == "0.0"  # offline answers are right answers
     wait_until(browser, lambda d: chart(d) != before, "the chart never moved")
+    wait_until(browser, lambda d: int(d.find_element(By.ID, "chart").get_attribute("data-offline-seconds")) >= 4,
+               "the chart never showed four seconds of offline answers")
     assert 'fill="#e8892e"' in chart(browser)
     shoot(browser, tmp_path, "during")
 
@@ -181,6 +183,7 @@ def test_start_cut_and_restore_from_the_live_page(live, browser, tmp_path):
     wait_http(platform.url + "/healthz", 10)
     text_becomes(browser, "breaker", "closed")
     text_leaves(browser, "online", ("–", "0.0"))
+    text_becomes(browser, "offline", "0.0")  # the last 2 s are all online again
     shoot(browser, tmp_path, "after")
     browser.find_element(By.ID, "stop").click()
     text_becomes(browser, "phase", "stopped")
