@@ -156,7 +156,9 @@ def summarize(folder: Path, scenario: Scenario, resilience: str, detection: str 
                             not_collected=missing)
     with warnings.catch_warnings():  # matplotlib's tight-layout remarks are not the reader's business
         warnings.simplefilter("ignore", UserWarning)
-        write_report(folder, summary, samples, phases, points, capture.get("fault_history", []))
+        plot_hook = scenario.hook("plot_intruder")
+        write_report(folder, summary, samples, phases, points, capture.get("fault_history", []),
+                     intruder=plot_hook(every, summary) if plot_hook else None)
     return summary
 
 

@@ -111,3 +111,13 @@ def extra_summary(samples, status, phases, capture=None):
         "rule": ((account or {}).get("suspended_reason") or "").split(":")[0] or None,
         "platform": {k: (account or {}).get(k) for k in PLATFORM_FIELDS},
     }}
+
+
+def plot_intruder(samples, summary):
+    """The plot's intruder panel: identities answered so far, over time, and the suspension."""
+    points, count = [(0.0, 0)], 0
+    for s in sorted((s for s in samples if s.operation == ATTACK), key=lambda s: s.t_s):
+        if answered(s):
+            count += 1
+            points.append((s.t_s, count))
+    return {"points": points, "suspended_after_s": (summary.get("attack") or {}).get("suspended_after_s")}
