@@ -173,7 +173,7 @@ def _spawn(key: str, name: str, args: list[str], env: dict[str, str], stack: Sta
 
 
 def _start_gateway(stack: Stack, resilience: str, port: int, name: str | None = None) -> str:
-    name = name or f"gateway-{resilience}"
+    name = f"{name or f'gateway-{resilience}'}-{port}"  # per port: two runs on other ports keep apart
     state = VAR / name
     shutil.rmtree(state, ignore_errors=True)  # a fresh journal: its counts are this run's
     state.mkdir(parents=True)
@@ -258,7 +258,7 @@ def ensure(resilience: str = "full", *, gateway_port: int | None = None, platfor
         if not moved and (listening(platform_port) or listening(control_port)):
             _reuse_platform(stack, platform_port, control_port, given_token)
         else:
-            name = "platform-detection-off" if moved else "platform"  # the usual one's state stays
+            name = f"{'platform-detection-off' if moved else 'platform'}-{platform_port}"  # per port
             state = VAR / name
             shutil.rmtree(state, ignore_errors=True)
             proc, log = _spawn("platform", name, ["-m", "simulator", "serve", "--port", str(platform_port),
