@@ -41,6 +41,7 @@ class RunState:
     control_url: str = ""  # fixed from the command line at start: nothing a browser posts changes it
     gateway_url: str = ""
     login_url_fixed: bool = False
+    stopping: bool = False
     pec_share: float = 0.25
     cases: list[dict] = field(default_factory=list)
     samples: list[Sample] = field(default_factory=list)  # t_s is epoch until rebased

@@ -28,6 +28,7 @@ from loadtests.shape import ScenarioShape  # noqa: F401  (Locust finds the shape
 from loadtests.users import Audiologist, Optician  # noqa: F401  (and the users)
 
 POLL_S = 0.5
+STOP_FILE = "stop"  # in --out: the master ends the test early (see run.run_locust)
 
 
 @events.init_command_line_parser.add_listener
@@ -179,6 +180,12 @@ def _poll(environment) -> None:
     out = environment.parsed_options.out
     if out:
         write_json(Path(out) / "progress.json", progress(STATE, environment.runner.user_count))
+        if (Path(out) / STOP_FILE).exists() and not STATE.stopping:
+            # `python -m loadtests run` was interrupted: end the test as at its normal end (test_stop
+            # writes the capture). Not SIGTERM: with a LoadTestShape, Locust 2.47 dies on it silently.
+            STATE.stopping = True
+            STATE.note("interrupted: the run was stopped before the scenario's end")
+            gevent.spawn(environment.runner.stop)
 
 
 @events.test_stop.add_listener

@@ -30,6 +30,7 @@ from loadtests.stack import ROOT, Stack, StackError, free_port
 
 INTERRUPT = threading.Event()  # set by SIGINT/SIGTERM/SIGHUP (see `main`): Locust is asked to stop, the report is partial
 LOCUST_RUNNING = threading.Event()  # while set, a signal stops Locust gracefully instead of raising
+FORCE = threading.Event()  # a second signal: stop Locust now, without its capture
 
 LOCUSTFILE = ROOT / "loadtests" / "locustfile.py"
 CASES = 300  # sandbox cases the users draw their customers from (the locustfile's default)
@@ -95,10 +96,13 @@ def run_locust(opts: RunOptions, stack: Stack, scenario: Scenario, folder: Path)
         deadline, interrupted, code = time.monotonic() + scenario.duration_s + 120, False, None
         while code is None:
             code = procs[0][1].poll()
-            if code is None and (INTERRUPT.is_set() or time.monotonic() > deadline):
-                interrupted = INTERRUPT.is_set()
-                owned.stop(procs[0][1], "locust", signal.SIGTERM, wait_s=30)
-                code = 130 if interrupted else 124
+            if code is None and INTERRUPT.is_set() and not interrupted:
+                interrupted = True  # the master ends the test and writes its capture (locustfile STOP_FILE)
+                (folder / "stop").touch()
+                deadline = min(deadline, time.monotonic() + 30)
+            elif code is None and (FORCE.is_set() or time.monotonic() > deadline):
+                owned.stop(procs[0][1], "locust", signal.SIGTERM, wait_s=10)
+                code = 124
             elif code is None:
                 if ticker:
                     ticker.tick(print)
@@ -107,7 +111,7 @@ def run_locust(opts: RunOptions, stack: Stack, scenario: Scenario, folder: Path)
         LOCUST_RUNNING.clear()
         for _, p in procs:  # workers leave when the master quits; make sure of it
             owned.stop(p, "locust", wait_s=10)
-    return code, interrupted
+    return (130 if interrupted else code), interrupted
 
 
 def locust_totals(folder: Path) -> dict[str, Any]:
@@ -223,6 +227,8 @@ def verdict_lines(summary: dict[str, Any]) -> list[str]:
 
 
 def _on_signal(signum: int, _frame: Any) -> None:
+    if INTERRUPT.is_set():
+        FORCE.set()
     INTERRUPT.set()
     if not LOCUST_RUNNING.is_set():  # still starting or already reporting: unwind (stacks stop what they started)
         raise KeyboardInterrupt
