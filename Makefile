@@ -36,7 +36,7 @@ demo: $(RUN_STAMP)
 	$(BIN)/python -m loadtests demo $(if $(DURATION),--duration $(DURATION))
 
 load: $(RUN_STAMP)
-	$(BIN)/python -m loadtests run --scenario $(SCENARIO) --resilience $(RESILIENCE) \
+	@$(BIN)/python -m loadtests run --scenario $(SCENARIO) --resilience $(RESILIENCE) \
 		$(if $(USERS),--users $(USERS)) $(if $(DURATION),--duration $(DURATION)) \
 		$(if $(WORKERS),--workers $(WORKERS)) $(if $(DETECTION),--detection $(DETECTION)) \
 		$(if $(GATEWAY_URL),--gateway-url $(GATEWAY_URL)) $(if $(PLATFORM_URL),--platform-url $(PLATFORM_URL)) \

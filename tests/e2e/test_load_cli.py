@@ -83,7 +83,9 @@ def test_make_load_drives_a_gateway_started_by_hand(hand_started, tmp_path):
              f"PLATFORM_URL={platform.url}", f"CONTROL_URL={platform.extra['control']}",
              env=env(SIM_ADMIN_TOKEN=ADMIN_TOKEN))
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
-    assert f"reusing gateway: {gateway.url} (GATEWAY_URL" in r.stdout.splitlines()[1] + r.stdout.splitlines()[2]
+    first = r.stdout.splitlines()[:2]  # reused services named first
+    assert first[0].startswith(f"reusing platform: {platform.url}") and first[1].startswith(
+        f"reusing gateway: {gateway.url} (GATEWAY_URL"), first
     assert "SLO PASS" in r.stdout and "not collected" not in r.stdout
     assert re.search(r"^phase degraded ", r.stdout, re.M)  # progress while it runs
 
