@@ -74,7 +74,8 @@ def _mark(axes: Sequence[Any], spans: Sequence[tuple[float, float, str]], phases
         if start - labelled.get(mode, -math.inf) >= 0.08 * width_s:  # a flap: one label per 8% of the axis
             labelled[mode] = start
             top.text(start, 0.02, f" platform {mode}", transform=at, va="bottom", ha="left", clip_on=True,
-                     fontsize=10, fontweight="bold", color=color)
+                     fontsize=10, fontweight="bold", color=color,
+                     bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none", "pad": 1.5})
 
 
 def _plain_log(ax: Any) -> None:
@@ -141,6 +142,9 @@ def draw(rows: Sequence[Mapping[str, Any]], spans: Sequence[tuple[float, float, 
     brk.set_yticks([0, 0.5, 1], ["closed", "half-open", "open"])
     brk.set_ylim(-0.15, 1.15)
     brk.set_ylabel("breaker")
+    if all(math.isnan(v) for v in levels):
+        brk.text(0.5, 0.5, "no breaker (a naive gateway, or not this product's)", transform=brk.transAxes,
+                 ha="center", va="center", fontsize=11, color="#555555")
     journal = brk.twinx()
     pending = _series(rows, "journal_pending")
     journal.plot(t, pending, color="#9467bd", linewidth=1.6, label="journal pending (to reconcile)")
