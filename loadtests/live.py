@@ -144,7 +144,16 @@ def live_ui(scenario: str, web_port: int = 8089, live_port: int = 8090) -> int:
     from loadtests import stack as stacks
     from loadtests.run import CASES, LOCUSTFILE
 
-    with stacks.ensure("full") as stack:
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)  # `kill` and a closed terminal clean up like Ctrl-C does
+    try:
+        stack = stacks.ensure("full")
+    except stacks.StackError as e:
+        print(f"cannot start: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    with stack:
         print("\n".join(stack.describe()))
         stacks.sandbox_cases(stack.seed, stack.beneficiaries, CASES)
         cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", stack.gateway_url,
@@ -152,11 +161,11 @@ def live_ui(scenario: str, web_port: int = 8089, live_port: int = 8090) -> int:
                stack.control_url or "", "--beneficiaries", str(stack.beneficiaries), "--sandbox-seed",
                str(stack.seed), "--web-host", "127.0.0.1", "--web-port", str(web_port),
                "--live-port", str(live_port)]
-        print(f"Locust: http://127.0.0.1:{web_port} · live page: http://127.0.0.1:{live_port}/live "
-              "(press Start there) · Ctrl-C to stop", flush=True)
-        proc = owned.spawn("locust", cmd, env={**os.environ, **stack.env()}, log=stacks.VAR / "logs" / "live.log")
-        for sig in (signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, _interrupt)  # `kill` and a closed terminal clean up like Ctrl-C does
+        log = stacks.VAR / "logs" / "live.log"
+        proc = owned.spawn("locust", cmd, env={**os.environ, **stack.env()}, log=log)
+        print(f"Locust web UI: http://127.0.0.1:{web_port} (log {log})\n"
+              f"live page: http://127.0.0.1:{live_port}/live\n"
+              "press Start shops on the live page · Ctrl-C to stop", flush=True)
         try:
             return proc.wait()
         except KeyboardInterrupt:
