@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import secrets
 import signal
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from typing import Any
 import requests
 
 from loadtests.collect import STATE, control, gateway_status
-from loadtests.live_guard import CSRF_HEADER, SESSION_COOKIE, Guard, allowed_hosts
+from loadtests.live_guard import SESSION_COOKIE, Guard, allowed_hosts
 from loadtests.live_series import series
 
 HERE = Path(__file__).parent

@@ -15,7 +15,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -91,7 +90,3 @@ def stop_all(say=print) -> int:
     if not stopped:
         say("nothing of the load tooling is running")
     return stopped
-
-
-def python(*args: str) -> list[str]:
-    return [sys.executable, *args]
