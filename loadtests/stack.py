@@ -23,7 +23,6 @@ running one detects enumeration cannot be asked. It starts its own with `--detec
 """
 from __future__ import annotations
 
-import hmac
 import os
 import secrets
 import shutil
@@ -38,6 +37,8 @@ from pathlib import Path
 import requests
 
 from loadtests import owned
+from loadtests.trust import (IDENTITY_CONTEXT, StackError, check_gateway, listening,  # noqa: F401
+                             prove_platform, way_out)
 
 ROOT = Path(__file__).resolve().parents[1]
 VAR = ROOT / "var" / "loadtests"
@@ -85,39 +86,6 @@ def sandbox_cases(seed: int, beneficiaries: int, count: int) -> Path:
 
 def _tail(log: Path, chars: int = 2000) -> str:
     return log.read_text(errors="replace")[-chars:] if log.exists() else ""
-
-
-class StackError(RuntimeError):
-    """The run cannot start safely; the message says why and the way out (exit 2)."""
-
-
-IDENTITY_CONTEXT = b"tiers-payant-sim control identity v1\n"  # as simulator/control.py signs it
-
-
-def listening(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.5)
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-def prove_platform(control_url: str, platform_port: int | None, token: str) -> str | None:
-    """None when the control API proves it knows `token` (and, if given, serves the platform
-    on `platform_port`); else why not. Sends a nonce, never the token."""
-    nonce = secrets.token_hex(16)
-    try:
-        r = requests.get(control_url.rstrip("/") + "/v1/identity", params={"nonce": nonce}, timeout=3)
-        body = r.json() if r.status_code == 200 else None
-    except (requests.RequestException, ValueError):
-        body = None
-    if not isinstance(body, dict) or body.get("product") != "tiers-payant-sim":
-        return f"{control_url} is not this product's control API (no identity answer)"
-    port = body.get("platform_port")
-    if platform_port is not None and port != platform_port:
-        return f"{control_url} belongs to a platform on port {port}, not {platform_port}"
-    want = hmac.new(token.encode(), IDENTITY_CONTEXT + f"{nonce}\n{port}".encode(), "sha256").hexdigest()
-    if not token or not isinstance(body.get("proof"), str) or not hmac.compare_digest(body["proof"], want):
-        return f"the platform behind {control_url} does not accept your SIM_ADMIN_TOKEN"
-    return None
 
 
 @dataclass
@@ -192,39 +160,16 @@ def default_ports() -> tuple[int, int, int]:
             int(g("LOADTESTS_CONTROL_PORT") or 8082))
 
 
-def _way_out(platform_port: int, control_port: int) -> str:
-    return ("Ways out: set SIM_ADMIN_TOKEN to the token that platform was started with; or stop it "
-            "(`make stop` if an earlier run of this tool left it); or use other ports "
-            f"(LOADTESTS_PLATFORM_PORT / LOADTESTS_CONTROL_PORT, now {platform_port} / {control_port}); "
-            "or point at your own with PLATFORM_URL and CONTROL_URL.")
-
-
 def _reuse_platform(stack: Stack, platform_port: int, control_port: int, token: str | None) -> None:
     """A service listens on the platform's or control port: prove it is ours before any secret."""
     why = prove_platform(stack.control_url, platform_port, token or "")
     if why is not None:
         if not token and "does not accept" in why:
             why = f"a platform already runs on port {platform_port} and SIM_ADMIN_TOKEN is not set"
-        raise StackError(f"{why}; nothing secret was sent to it. {_way_out(platform_port, control_port)}")
+        raise StackError(f"{why}; nothing secret was sent to it. {way_out(platform_port, control_port)}")
     health = _get_json(stack.platform_url + "/healthz") or {}
     stack.beneficiaries = int(health.get("beneficiaries_approx") or stack.beneficiaries)
     stack.reused["platform"] = f"{stack.platform_url} (control {stack.control_url}; its identity proof checks out)"
-
-
-def _check_gateway(url: str, platform_url: str) -> dict | None:
-    """The status of this product's gateway at `url` talking to `platform_url`; None when
-    nothing answers; StackError when something else does (it would get the shops' tokens)."""
-    if not listening(int(url.rsplit(":", 1)[1])):
-        return None
-    status = _get_json(url + "/v1/status")
-    if not isinstance(status, dict) or "resilience" not in status or "journal" not in status:
-        raise StackError(f"something that is not this product's gateway listens on {url}; nothing was sent to it. "
-                         "Stop it, choose another port (LOADTESTS_GATEWAY_PORT), or name it as the target on "
-                         "purpose with GATEWAY_URL.")
-    if str(status.get("platform", "")).rstrip("/") != platform_url.rstrip("/"):
-        raise StackError(f"the gateway on {url} talks to {status.get('platform')}, not {platform_url}; stop it, "
-                         "choose another port (LOADTESTS_GATEWAY_PORT), or target it with GATEWAY_URL.")
-    return status
 
 
 def ensure(resilience: str = "full", *, gateway_port: int | None = None, platform_port: int | None = None,
@@ -271,7 +216,7 @@ def ensure(resilience: str = "full", *, gateway_port: int | None = None, platfor
         elif moved:  # a gateway on the usual port talks to the other platform; ours keeps its own state
             stack.gateway_url = _start_gateway(stack, resilience, free_port(), f"gateway-{resilience}-detection-off")
         else:
-            running = _check_gateway(stack.gateway_url, stack.platform_url)
+            running = check_gateway(stack.gateway_url, stack.platform_url)
             if running is None:
                 stack.gateway_url = _start_gateway(stack, resilience, gateway_port)
             elif running.get("resilience") != resilience:
