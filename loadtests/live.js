@@ -31,6 +31,7 @@ function drawAnswers(series) {
     `<path d="${path(bad, max)}" stroke="#ff4d4d" stroke-width="4" fill="none"/>` +
     `<text x="8" y="26">${Math.round(max)}/s</text>`;
   $("chart").dataset.offlineSeconds = series.filter(p => p.offline > 0).length;
+  $("chart").dataset.onlineSeconds = series.filter(p => p.online > 0).length;
 }
 
 function drawLatency(series) {

@@ -160,6 +160,8 @@ def test_start_cut_and_restore_from_the_live_page(live, browser, tmp_path):
     sizes = browser.execute_script("return [...document.querySelectorAll('.label, .note, button')]"
                                    ".map(e => parseFloat(getComputedStyle(e).fontSize))")
     assert min(sizes) >= 24  # readable at 3 m
+    wait_until(browser, lambda d: int(d.find_element(By.ID, "chart").get_attribute("data-online-seconds")) >= 4,
+               "the chart never showed four seconds of online answers")
     before = chart(browser)
     shoot(browser, tmp_path, "before")
 
