@@ -189,6 +189,8 @@ def ensure(resilience: str = "full", *, gateway_port: int | None = None, platfor
     gateway_port, platform_port, control_port = (gateway_port or ports[0], platform_port or ports[1],
                                                  control_port or ports[2])
     given_token = env("SIM_ADMIN_TOKEN") or None
+    if gateway_url and not platform_url:  # this product's gateway names its platform; a control API must prove it
+        platform_url, control_url = _adopt(gateway_url, control_url, control_port, given_token)
     if platform_url:
         return _external(resilience, gateway_url, platform_url, control_url, given_token, beneficiaries, seed,
                          gateway_port)
@@ -231,6 +233,20 @@ def ensure(resilience: str = "full", *, gateway_port: int | None = None, platfor
     return stack
 
 
+def _adopt(gateway_url: str, control_url: str | None, control_port: int,
+           token: str | None) -> tuple[str | None, str | None]:
+    """GATEWAY_URL alone: the platform its /v1/status names, and the control API on the usual
+    control port if (and only if) it proves to belong to that platform and to know the token."""
+    status = _get_json(gateway_url + "/v1/status")
+    platform = str((status or {}).get("platform") or "").rstrip("/") or None
+    if platform is None or control_url:
+        return platform, control_url
+    port = int(platform.rsplit(":", 1)[1]) if platform.rsplit(":", 1)[-1].isdigit() else None
+    candidate = f"http://127.0.0.1:{control_port}"
+    return platform, (candidate if listening(control_port) and prove_platform(candidate, port, token or "") is None
+                      else None)
+
+
 def _external(resilience: str, gateway_url: str | None, platform_url: str, control_url: str | None,
               token: str | None, beneficiaries: int, seed: int, gateway_port: int) -> Stack:
     """PLATFORM_URL given: nothing is started; the control API, if any, must accept the token."""
@@ -244,7 +260,7 @@ def _external(resilience: str, gateway_url: str | None, platform_url: str, contr
     health = _get_json(platform_url + "/healthz") or {}
     stack = Stack(platform_url, control_url, gateway_url, resilience, token or "",
                   int(health.get("beneficiaries_approx") or beneficiaries), seed, own_gateway=False)
-    stack.reused["platform"] = f"{platform_url} (PLATFORM_URL" + (f", control {control_url})" if control_url else
-                                                                 "; no CONTROL_URL: no fault is injected)")
+    stack.reused["platform"] = f"{platform_url} (your target's platform" + (
+        f", control {control_url})" if control_url else "; no control API: no fault is injected)")
     stack.reused["gateway"] = f"{gateway_url} (GATEWAY_URL: your target, used as it is)"
     return stack

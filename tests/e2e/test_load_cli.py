@@ -79,13 +79,14 @@ def hand_started(tmp_path):
 
 def test_make_load_drives_a_gateway_started_by_hand(hand_started, tmp_path):
     platform, gateway = hand_started
-    r = make("SCENARIO=outage", "DURATION=20s", "USERS=8", f"GATEWAY_URL={gateway.url}",
-             f"PLATFORM_URL={platform.url}", f"CONTROL_URL={platform.extra['control']}",
-             env=env(SIM_ADMIN_TOKEN=ADMIN_TOKEN))
+    # GATEWAY_URL alone: its platform from its /v1/status, the control API on the usual control port
+    # (here LOADTESTS_CONTROL_PORT) once it proves it is that platform's
+    e = env(SIM_ADMIN_TOKEN=ADMIN_TOKEN, LOADTESTS_CONTROL_PORT=platform.extra["control"].rsplit(":", 1)[1])
+    r = make("SCENARIO=outage", "DURATION=20s", "USERS=8", f"GATEWAY_URL={gateway.url}", env=e)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
     first = r.stdout.splitlines()[:2]  # reused services named first
-    assert first[0].startswith(f"reusing platform: {platform.url}") and first[1].startswith(
-        f"reusing gateway: {gateway.url} (GATEWAY_URL"), first
+    assert first[0].startswith(f"reusing platform: {platform.url} (your target's platform, control {platform.extra['control']}")
+    assert first[1].startswith(f"reusing gateway: {gateway.url} (GATEWAY_URL"), first
     assert "SLO PASS" in r.stdout and "not collected" not in r.stdout
     assert re.search(r"^phase degraded ", r.stdout, re.M)  # progress while it runs
 
