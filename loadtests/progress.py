@@ -38,9 +38,12 @@ class Ticker:
         if phase != self.phase and phase is not None:
             self.phase = phase
             planned = next((x for x in self.scenario.phases if x.name == phase), None)
-            what = f"{planned.duration_s:g} s, {planned.users} users, platform {planned.mode}" if planned else ""
-            say(f"phase {phase}" + (f" ({what})" if what else "") + f" at {float(p.get('elapsed_s') or 0):.1f} s",
-                flush=True)
+            at = f"at {float(p.get('elapsed_s') or 0):.1f} s"
+            if planned is None:  # "done": the shape's short tail while the last samples arrive
+                say(f"all phases done {at}; {status_line(p)}", flush=True)
+            else:
+                say(f"phase {phase} ({planned.duration_s:g} s, {planned.users} users, platform {planned.mode}) {at}",
+                    flush=True)
             self.last = time.monotonic()
         elif time.monotonic() - self.last >= self.every_s:
             say(status_line(p), flush=True)

@@ -189,6 +189,9 @@ def ensure(resilience: str = "full", *, gateway_port: int | None = None, platfor
     gateway_port, platform_port, control_port = (gateway_port or ports[0], platform_port or ports[1],
                                                  control_port or ports[2])
     given_token = env("SIM_ADMIN_TOKEN") or None
+    if gateway_url and not _answers(gateway_url):
+        raise StackError(f"nothing answers at GATEWAY_URL {gateway_url}: start your gateway first, or leave "
+                         "GATEWAY_URL unset to use (and start) this product's")
     if gateway_url and not platform_url:  # this product's gateway names its platform; a control API must prove it
         platform_url, control_url = _adopt(gateway_url, control_url, control_port, given_token)
     if platform_url:
@@ -231,6 +234,14 @@ def ensure(resilience: str = "full", *, gateway_port: int | None = None, platfor
         stack.stop()
         raise
     return stack
+
+
+def _answers(url: str) -> bool:
+    try:
+        requests.get(url, timeout=3)  # any HTTP answer will do; nothing secret is sent
+        return True
+    except requests.RequestException:
+        return False
 
 
 def _adopt(gateway_url: str, control_url: str | None, control_port: int,
