@@ -11,8 +11,11 @@ USERS ?=
 DURATION ?=
 WORKERS ?=
 DETECTION ?=
+GATEWAY_URL ?=
+PLATFORM_URL ?=
+CONTROL_URL ?=
 
-.PHONY: install test demo load bench clean
+.PHONY: install test demo load stop bench clean
 
 # The demo needs only the runtime packages (a quicker first install); tests add the dev extra.
 $(RUN_STAMP): pyproject.toml
@@ -30,12 +33,18 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 demo: $(RUN_STAMP)
-	$(BIN)/python -m loadtests demo
+	$(BIN)/python -m loadtests demo $(if $(DURATION),--duration $(DURATION))
 
 load: $(RUN_STAMP)
-	$(BIN)/python -m loadtests run --scenario $(SCENARIO) --resilience $(RESILIENCE) \
+	@$(BIN)/python -m loadtests run --scenario $(SCENARIO) --resilience $(RESILIENCE) \
 		$(if $(USERS),--users $(USERS)) $(if $(DURATION),--duration $(DURATION)) \
-		$(if $(WORKERS),--workers $(WORKERS)) $(if $(DETECTION),--detection $(DETECTION))
+		$(if $(WORKERS),--workers $(WORKERS)) $(if $(DETECTION),--detection $(DETECTION)) \
+		$(if $(GATEWAY_URL),--gateway-url $(GATEWAY_URL)) $(if $(PLATFORM_URL),--platform-url $(PLATFORM_URL)) \
+		$(if $(CONTROL_URL),--control-url $(CONTROL_URL))
+
+# Stops what an earlier `make load`/`make demo` left running (normally nothing: what they start dies with them).
+stop: $(RUN_STAMP)
+	$(BIN)/python -m loadtests stop
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/platform_bench.py

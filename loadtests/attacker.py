@@ -7,7 +7,7 @@ their card, NIR and birth date, so what an extractor can do is use the answers a
 oracle: present identities and learn which ones the platform knows. It mixes
     (a) one genuine card it holds (a customer's, photographed at the counter) with a fresh
         random identity each time: a valid-key NIR and a birth date that agrees with it
-        (`random_identity`, pure, in the scenario's module);
+        (`random_identity`, pure, in `loadtests.intruder`);
     (b) requests without a usable card (expired, revoked, forged, unknown insurer), each
         with a fresh identity too.
 It paces itself at `LOOKUPS_PER_S`, under the platform's per-account rate limit (20/s):
@@ -33,7 +33,7 @@ from locust.contrib.fasthttp import FastHttpUser
 
 from loadtests import collect
 from loadtests.expect import Answer, summarize
-from loadtests.scenarios.phished_account import ATTACK, ATTACKER_ACCOUNT, random_identity
+from loadtests.intruder import ATTACK, ATTACKER_ACCOUNT, random_identity
 from loadtests.users import _json
 
 LOOKUPS_PER_S = 10

@@ -26,7 +26,7 @@ from loadtests.samples import Sample, StatusPoint
 
 log = logging.getLogger("loadtests")
 SAMPLES_MSG, T0_MSG = "loadtests_samples", "loadtests_t0"
-RECENT_S = 10.0  # the live page's and the demo's rates are over the last 10 s
+RECENT_S = 2.0  # the live page's and the demo's rates: over the last 2 s, so a Restore shows within seconds
 
 
 @dataclass
@@ -38,6 +38,10 @@ class RunState:
     seed: int = 42
     accounts: int = 1000
     login_url: str = "http://127.0.0.1:8081"
+    control_url: str = ""  # fixed from the command line at start: nothing a browser posts changes it
+    gateway_url: str = ""
+    login_url_fixed: bool = False
+    stopping: bool = False
     pec_share: float = 0.25
     cases: list[dict] = field(default_factory=list)
     samples: list[Sample] = field(default_factory=list)  # t_s is epoch until rebased

@@ -28,6 +28,7 @@ from loadtests.shape import ScenarioShape  # noqa: F401  (Locust finds the shape
 from loadtests.users import Audiologist, Optician  # noqa: F401  (and the users)
 
 POLL_S = 0.5
+STOP_FILE = "stop"  # in --out: the master ends the test early (see run.run_locust)
 
 
 @events.init_command_line_parser.add_listener
@@ -44,6 +45,14 @@ def _options(parser, **_):
     opt("--sandbox-seed", "LOADTESTS_SEED", 42, type=int, help="the platform's seed")
     opt("--beneficiaries", "LOADTESTS_BENEFICIARIES", 200_000, type=int, help="the platform's size")
     opt("--cases", "LOADTESTS_CASES", 300, type=int, help="sandbox cases to draw customers from")
+    opt("--live-port", "LOADTESTS_LIVE_PORT", 8090, type=int, help="the classroom page's port (web UI runs only)")
+    opt("--live-host", "LOADTESTS_LIVE_HOST", "127.0.0.1", help="the classroom page's bind address")
+    opt("--live-hosts", "LOADTESTS_LIVE_HOSTS", "", help="extra Host names the page answers to (comma separated)")
+    # Locust's UI can start load and, through /swarm, change options: loopback unless asked otherwise.
+    parser.set_defaults(web_host="127.0.0.1")
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def load_cases(seed: int, beneficiaries: int, count: int) -> list[dict]:
@@ -56,7 +65,10 @@ def configure(environment) -> None:
     """Apply the options to this process (again on a worker once the master's arrive)."""
     o = environment.parsed_options
     scenario = scaled(load(o.scenario), parse_duration(o.duration), o.peak_users or None)
-    STATE.scenario, STATE.seed, STATE.login_url = scenario, o.sandbox_seed, o.platform_url.rstrip("/")
+    STATE.scenario, STATE.seed = scenario, o.sandbox_seed
+    if not STATE.login_url_fixed:  # the command line's, once: a later /swarm form cannot redirect secrets
+        STATE.login_url, STATE.control_url = o.platform_url.rstrip("/"), (o.control_url or "").rstrip("/")
+        STATE.gateway_url, STATE.login_url_fixed = (environment.host or "").rstrip("/"), True
     STATE.pec_share = scenario.pec_share
     if environment.shape_class is not None:
         environment.shape_class.scenario = scenario
@@ -78,8 +90,32 @@ def _init(environment, runner, web_ui=None, **_):
     collect.install(environment, is_worker=isinstance(runner, WorkerRunner))
     configure(environment)
     if web_ui is not None:
-        from loadtests.live import install_live
-        install_live(web_ui.app, environment)
+        _guard_web_ui(environment, web_ui)
+
+
+def _guard_web_ui(environment, web_ui) -> None:
+    """Locust's UI: refused unless loopback or behind --web-login; a foreign Host or Origin
+    (DNS rebinding, a cross-site form to /swarm) is refused; the live page gets its own server."""
+    from flask import jsonify, request
+
+    from loadtests.live import serve_live
+    from loadtests.live_guard import Guard, allowed_hosts
+
+    o = environment.parsed_options
+    if (o.web_host or "*") not in LOOPBACK and not getattr(o, "web_login", False):
+        raise SystemExit(f"refusing to expose Locust's web UI on {o.web_host or 'all interfaces'} without "
+                         "--web-login: it starts load and changes options. Use --web-host 127.0.0.1 (an SSH "
+                         "tunnel for a remote class) or --web-login with an authentication of yours.")
+    guard = Guard(allowed_hosts(o.web_port, o.live_hosts))
+
+    @web_ui.app.before_request
+    def _same_site_only():
+        why = guard.refusal("GET", request.headers, request.cookies)  # Host, Origin, Sec-Fetch-Site
+        return (jsonify({"error": f"refused: {why}"}), 403) if why else None
+
+    if not isinstance(environment.runner, WorkerRunner):
+        url = serve_live(environment, o.live_host, o.live_port, o.live_hosts)
+        print(f"live page: {url}", flush=True)
 
 
 _greenlets: list = []
@@ -98,15 +134,17 @@ def _start(environment, **_):
     if isinstance(runner, MasterRunner):
         STATE.workers = runner.worker_count
         runner.send_message(collect.T0_MSG, STATE.t0)
-    control_url = environment.parsed_options.control_url
-    _scenario_hook("on_test_start", control_url)
-    try:
-        r = collect.control(control_url, "POST", "/v1/faults/timeline", json={"steps": list(STATE.scenario.timeline)})
-        if r.status_code >= 300:
-            STATE.note(f"fault timeline refused: HTTP {r.status_code} {r.text[:200]}")
-    except requests.RequestException as e:
-        STATE.note(f"fault timeline not started: {e}")
-    STATE.status_at_start = collect.gateway_status(environment.host)
+    control_url = STATE.control_url
+    if control_url:
+        _scenario_hook("on_test_start", control_url)
+        try:
+            r = collect.control(control_url, "POST", "/v1/faults/timeline",
+                                json={"steps": list(STATE.scenario.timeline)})
+            if r.status_code >= 300:
+                STATE.note(f"fault timeline refused: HTTP {r.status_code} {r.text[:200]}")
+        except requests.RequestException as e:
+            STATE.note(f"fault timeline not started: {e}")
+    STATE.status_at_start = collect.gateway_status(STATE.gateway_url)
     _greenlets.append(gevent.spawn(_every, POLL_S, lambda: _poll(environment)))
 
 
@@ -133,7 +171,7 @@ def _every(period_s: float, fn) -> None:
 
 
 def _poll(environment) -> None:
-    status = collect.gateway_status(environment.host)
+    status = collect.gateway_status(STATE.gateway_url)
     if status:
         STATE.status = status
         point = collect.status_point(STATE.elapsed(), status)
@@ -142,6 +180,12 @@ def _poll(environment) -> None:
     out = environment.parsed_options.out
     if out:
         write_json(Path(out) / "progress.json", progress(STATE, environment.runner.user_count))
+        if (Path(out) / STOP_FILE).exists() and not STATE.stopping:
+            # `python -m loadtests run` was interrupted: end the test as at its normal end (test_stop
+            # writes the capture). Not SIGTERM: with a LoadTestShape, Locust 2.47 dies on it silently.
+            STATE.stopping = True
+            STATE.note("interrupted: the run was stopped before the scenario's end")
+            gevent.spawn(environment.runner.stop)
 
 
 @events.test_stop.add_listener
@@ -152,13 +196,16 @@ def _stop(environment, **_):
     if isinstance(runner, WorkerRunner):
         collect.flush(runner)
         return
-    STATE.status = collect.gateway_status(environment.host) or STATE.status
-    try:
-        STATE.faults = collect.control(environment.parsed_options.control_url, "GET", "/v1/faults").json()
-    except (requests.RequestException, ValueError) as e:
-        STATE.note(f"fault history unavailable: {e}")
+    STATE.status = collect.gateway_status(STATE.gateway_url) or STATE.status
+    scenario_capture = None
+    if STATE.control_url:
+        try:
+            STATE.faults = collect.control(STATE.control_url, "GET", "/v1/faults").json()
+        except (requests.RequestException, ValueError) as e:
+            STATE.note(f"fault history unavailable: {e}")
+        scenario_capture = _scenario_hook("on_test_stop", STATE.control_url)
     o = environment.parsed_options
-    scenario_capture = _scenario_hook("on_test_stop", o.control_url)
     if o.out:
         write_capture(Path(o.out), STATE, resilience=o.resilience, duration_option=o.duration,
-                      peak_users=o.peak_users, scenario_capture=scenario_capture)
+                      peak_users=o.peak_users, scenario_capture=scenario_capture, control_url=STATE.control_url,
+                      gateway_url=STATE.gateway_url)

@@ -84,7 +84,7 @@ def build_summary(*, scenario: str, resilience: str, duration_s: float,
                   samples: Iterable[Sample], phases: Sequence[Phase],
                   status_points: Iterable[StatusPoint], slos: Iterable[Slo],
                   journal: Mapping[str, Any], reconciliation: Mapping[str, Any],
-                  extra: Mapping[str, Any] | None = None,
+                  extra: Mapping[str, Any] | None = None, not_collected: Mapping[str, str] | None = None,
                   cut_phase: str | None = None, return_phase: str | None = None) -> dict[str, Any]:
     """The content of summary.json. `journal` fields missing from the caller's dict come
     from the last status point. `extra` adds sections (e.g. `attack`) that SLOs may read.
@@ -114,8 +114,14 @@ def build_summary(*, scenario: str, resilience: str, duration_s: float,
                            ("confirmed", "adjusted", "rejected", "exposure_eur")},
         **dict(extra or {}),
     }
+    missing = dict(not_collected or {})
+    summary["not_collected"] = missing
     summary["slos"] = evaluate(slos, stats_from_summary(summary))
-    summary["slo_pass"] = all(r["pass"] for r in summary["slos"])
+    for r in summary["slos"]:  # an objective on a figure the target cannot give is not judged, and says so
+        if r["metric"].split(".")[0] in missing:
+            r.update(pass_=None, actual=None, not_collected=missing[r["metric"].split(".")[0]])
+            r["pass"] = r.pop("pass_")
+    summary["slo_pass"] = all(r["pass"] for r in summary["slos"] if r["pass"] is not None)
     return summary
 
 
@@ -162,8 +168,11 @@ def timeline_rows(samples: Iterable[Sample], status_points: Iterable[StatusPoint
         modes, decisions = Counter(s.mode for s in inside), Counter(s.decision for s in inside)
         i = bisect.bisect_left(times, t + 1) - 1
         point = points[i] if i >= 0 else None
+        ok = Counter(s.mode for s in inside if not s.unexpected)
         rows.append({"t_s": t, "requests": len(inside), **{m: modes.get(m, 0) for m in MODES},
                      **{d: decisions.get(d, 0) for d in DECISIONS},
+                     "online_ok": ok.get("online", 0), "offline_ok": ok.get("offline", 0),
+                     "problem_ok": ok.get("none", 0),  # a problem answer the case expects (a bad card's 4xx)
                      "unexpected": sum(s.unexpected for s in inside),
                      "p95_ms": _ms(percentile([s.latency_ms for s in inside], 95)),
                      "breaker": point.breaker if point else "",
@@ -174,9 +183,11 @@ def timeline_rows(samples: Iterable[Sample], status_points: Iterable[StatusPoint
 
 def write_report(folder: str | Path, summary: Mapping[str, Any], samples: Iterable[Sample],
                  phases: Sequence[Phase], status_points: Iterable[StatusPoint],
-                 fault_history: Sequence[Mapping[str, Any]]) -> dict[str, Path]:
+                 fault_history: Sequence[Mapping[str, Any]],
+                 intruder: Mapping[str, Any] | None = None) -> dict[str, Path]:
     """Write summary.json, timeline.csv and timeline.png into `folder` (created if needed);
-    `fault_history` times are already seconds since test start. Returns the paths."""
+    `fault_history` times are already seconds since test start; `intruder` see plot_timeline.
+    Returns the paths."""
     from loadtests.plot import fault_spans, plot_timeline  # matplotlib only when plotting
 
     folder = Path(folder)
@@ -189,7 +200,9 @@ def write_report(folder: str | Path, summary: Mapping[str, Any], samples: Iterab
         writer.writeheader()
         writer.writerows(rows)
     verdict = "SLO pass" if summary.get("slo_pass") else "SLO FAIL"
+    if summary.get("interrupted"):
+        verdict = f"INTERRUPTED · partial · {verdict}"
     title = f"{summary['scenario']} · resilience {summary['resilience']} · {verdict}"
-    plot_timeline(paths["timeline.png"], rows,
-                  fault_spans(fault_history, phases, summary["duration_s"]), title=title)
+    plot_timeline(paths["timeline.png"], rows, fault_spans(fault_history, phases, summary["duration_s"]),
+                  title=title, phases=phases, duration_s=summary["duration_s"], intruder=intruder)
     return paths

@@ -57,6 +57,8 @@ def require_admin() -> None:
 @bp.before_app_request
 def _dispatch():
     control_port, control_route = on_control_port(), is_control_blueprint(request.blueprint)
+    if control_port and request.path == "/v1/identity":
+        return identity()  # before the token check: it is how a client decides whether to send the token
     if control_port:
         require_admin()
         if request.path == "/healthz":  # the platform's /healthz has the same rule; this port answers its own
@@ -66,6 +68,29 @@ def _dispatch():
     elif control_route:
         raise Problem("NOT_FOUND", "no such resource")
     return None
+
+
+IDENTITY_CONTEXT = b"tiers-payant-sim control identity v1\n"
+
+
+def identity_proof(admin_token: str, nonce: str, platform_port: int) -> str:
+    """HMAC-SHA256 under the admin token of the client's nonce and the public port: whoever
+    answers it knows the token, and the client never had to send it (loadtests.stack)."""
+    return hmac.new(admin_token.encode(), IDENTITY_CONTEXT + f"{nonce}\n{platform_port}".encode(),
+                    "sha256").hexdigest()
+
+
+def identity():
+    """`GET /v1/identity?nonce=<16-128 chars>`: which product this is and a proof that it knows the
+    admin token. No token needed; an HMAC oracle on chosen nonces tells nothing about the key."""
+    nonce = request.args.get("nonce", "")
+    if not (16 <= len(nonce) <= 128 and nonce.isascii() and nonce.isalnum()):
+        raise Problem("VALIDATION_FAILED", "nonce must be 16-128 ASCII letters or digits",
+                      [FieldError("/nonce", "16-128 ASCII letters or digits")])
+    s = svc().settings
+    proof = identity_proof(s.admin_token, nonce, s.port) if s.admin_token else None
+    return json_response({"product": "tiers-payant-sim", "api": "control", "platform_port": s.port,
+                          "proof": proof})
 
 
 def _body() -> tuple[dict, int]:

@@ -26,8 +26,10 @@ Adding a scenario (e.g. `phished-account`, with an `Attacker` user) is adding on
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import pkgutil
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, Mapping, Sequence
 
@@ -181,15 +183,35 @@ def names() -> list[str]:
 
 
 def load(name: str) -> Scenario:
-    """The scenario called `name` ("recovery-storm" and "recovery_storm" both work)."""
+    """The scenario called `name` ("recovery-storm" and "recovery_storm" both work), or the
+    file `name` ends in `.py` (a scenario of your own, kept outside this package). Checked
+    (`loadtests.scenario_check`): a misspelt metric, phase or fault is refused here."""
+    if name.strip().endswith(".py"):
+        return from_module(_import_file(Path(name.strip())))
     module_name = name.strip().lower().replace("-", "_")
     if module_name.replace("_", "-") not in names():
-        raise KeyError(f"unknown scenario {name!r}; known: {', '.join(names())}")
-    module = importlib.import_module(f"{__name__}.{module_name}")
+        raise KeyError(f"unknown scenario {name!r}; known: {', '.join(names())} (or a path to a .py file)")
+    return from_module(importlib.import_module(f"{__name__}.{module_name}"))
+
+
+def _import_file(path: Path) -> ModuleType:
+    if not path.is_file():
+        raise KeyError(f"no scenario file {path}")
+    spec = importlib.util.spec_from_file_location(f"loadtests_scenario_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def from_module(module: ModuleType) -> Scenario:
+    from loadtests.scenario_check import check
+
+    name = module.__name__.rsplit(".", 1)[-1].removeprefix("loadtests_scenario_").replace("_", "-")
     phases = tuple(module.PHASES)
-    return Scenario(name=module_name.replace("_", "-"), story=(module.__doc__ or "").strip(),
-                    phases=phases, slos=tuple(module.SLOS),
-                    timeline=tuple(getattr(module, "TIMELINE", None) or timeline_from(phases)),
+    timeline = tuple(getattr(module, "TIMELINE", None) or timeline_from(phases))
+    check(name, phases, tuple(module.SLOS), timeline, tuple(getattr(module, "EXTRA_METRICS", ())))
+    return Scenario(name=name, story=(module.__doc__ or "").strip(),
+                    phases=phases, slos=tuple(module.SLOS), timeline=timeline,
                     users=dict(getattr(module, "USERS", DEFAULT_USERS)),
                     pec_share=float(getattr(module, "PEC_SHARE", 0.25)),
                     apart=tuple(getattr(module, "APART", ())), module=module)

@@ -31,18 +31,14 @@ detection is on.
 """
 from __future__ import annotations
 
-import random
 from collections import Counter
-from datetime import date
 
+from loadtests.intruder import ATTACK, ATTACKER_ACCOUNT, random_identity  # noqa: F401  (random_identity: tests)
 from loadtests.scenarios import PlannedPhase, timeline_from
 from loadtests.slo import Slo
 from simulator.accounts import account
 from simulator.security.detection import CARD_LEVEL
-from tiers_payant.nir import is_valid_nir, make_nir
 
-ATTACK = "attack"  # the operation name of the intruder's samples
-ATTACKER_ACCOUNT = 998  # one of the last two sandbox accounts, which shops never take (loadtests.users)
 ATTACKER_CLIENT_ID = account(0, ATTACKER_ACCOUNT).client_id  # "opt-000998": the id does not depend on the seed
 PLATFORM_FIELDS = ("lookups", "probes", "without_usable_card", "distinct_beneficiaries_answered",
                    "distinct_identities_probed", "lookups_until_suspension")
@@ -54,6 +50,9 @@ PHASES = [
 TIMELINE = timeline_from(PHASES)  # no fault: the platform is up all day
 USERS = {"Optician": 3, "Audiologist": 2, "Attacker": 1}  # the Attacker is one user (fixed_count)
 APART = (ATTACK,)
+EXTRA_METRICS = tuple(f"attack.{k}" for k in (
+    "requests", "distinct_beneficiaries_answered", "without_usable_card", "answered_after_suspension",
+    "started_after_s", "suspended", "suspended_after_s", "detected_in_s"))
 SLOS = [
     Slo("the intruder is suspended", "attack.suspended", "==", 1),
     Slo("within 50 distinct identities answered", "attack.distinct_beneficiaries_answered", "<=", 50),
@@ -78,19 +77,6 @@ def on_test_stop(control):
     r = control("GET", f"/v1/accounts/{ATTACKER_CLIENT_ID}")
     r.raise_for_status()
     return {"account": {k: v for k, v in r.json().items() if k != "alerts"}}
-
-
-def random_identity(rng: random.Random, seen: set) -> dict:
-    """A plausible identity never tried before: a valid-key NIR born in mainland France,
-    and a birth date in the NIR's year and month."""
-    while True:
-        year, month = rng.randint(1940, 2005), rng.randint(1, 12)
-        dept = f"{rng.choice([d for d in range(1, 96) if d != 20]):02d}"  # 20: Corsica is 2A/2B
-        nir = make_nir(rng.choice((1, 2)), year, month, dept, f"{rng.randint(1, 999):03d}", rng.randint(1, 999))
-        birth = date(year, month, rng.randint(1, 28)).isoformat()
-        if is_valid_nir(nir) and (nir, birth) not in seen:
-            seen.add((nir, birth))
-            return {"nir": nir, "birth_date": birth, "birth_rank": 1}
 
 
 def answered(sample) -> bool:
@@ -125,3 +111,13 @@ def extra_summary(samples, status, phases, capture=None):
         "rule": ((account or {}).get("suspended_reason") or "").split(":")[0] or None,
         "platform": {k: (account or {}).get(k) for k in PLATFORM_FIELDS},
     }}
+
+
+def plot_intruder(samples, summary):
+    """The plot's intruder panel: identities answered so far, over time, and the suspension."""
+    points, count = [(0.0, 0)], 0
+    for s in sorted((s for s in samples if s.operation == ATTACK), key=lambda s: s.t_s):
+        if answered(s):
+            count += 1
+            points.append((s.t_s, count))
+    return {"points": points, "suspended_after_s": (summary.get("attack") or {}).get("suspended_after_s")}

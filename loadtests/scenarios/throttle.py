@@ -34,6 +34,8 @@ SLOS = [
     Slo("nothing pending", "journal.pending", "==", 0),
 ]
 
+EXTRA_METRICS = ("throttle.relayed_429", "throttle.relayed_429_share")
+
 
 def extra_summary(samples, status, phases, capture=None):
     """How often a shop saw the platform's 429 relayed while the platform throttled."""

@@ -61,8 +61,8 @@ def test_recent_rates_rebasing_and_the_phase_clock():
     state = RunState(scenario=load("outage"), t0=T0)
     state.samples = [Sample(T0 + 25 + i / 10, "eligibility", "offline", "eligible", 200, 5, True) for i in range(40)]
     state.samples += [Sample(T0 + 28, "eligibility", "offline", "not_eligible", 200, 5, True)]
-    rates = state.recent(now=T0 + 30)
-    assert rates["offline"] == 4.1 and rates["declined"] == 0.1 and rates["offline_share"] == 1.0
+    rates = state.recent(now=T0 + 30)  # the last 2 s: 10 samples at 28.0-28.9 and the decline at 28
+    assert rates["offline"] == 5.5 and rates["declined"] == 0.5 and rates["offline_share"] == 1.0
     assert state.rebased()[0].t_s == 25.0
     assert state.scenario.kind_at(state.elapsed(T0 + 30)) == "outage"
     assert RunState().kind_now() == "healthy"  # before the test starts
