@@ -39,7 +39,8 @@ POINT = {"gateway_drain_leased": "drain_leased", "gateway_drain_answered": "drai
          "platform_advice_judged": "advice_judged"}
 OPEN = {"SIM_RATE_PER_S": "0", "SIM_DETECTION": "off"}
 DRAIN = {"GW_DRAIN_RATE_PER_S": "200", "GW_DRAIN_BATCH": "10", "GW_DRAIN_LEASE_S": "2",
-         "GW_DRAIN_BACKOFF_BASE_S": "0.1", "GW_DRAIN_BACKOFF_MAX_S": "1"}
+         "GW_DRAIN_BACKOFF_BASE_S": "0.1", "GW_DRAIN_BACKOFF_MAX_S": "1",
+         "GW_OFFLINE_ACCOUNT_MAX_DISTINCT": "1000000"}  # one professional account stands for many shops here
 
 
 def rows(path, sql: str, args: tuple = ()) -> list[tuple]:

@@ -11,7 +11,7 @@ import atexit
 import logging
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from flask import Flask
 
@@ -30,6 +30,7 @@ from gateway.service import GatewayService
 from gateway.settings import Settings, from_env
 from gateway.online.upstream import Upstream
 from tiers_payant.httpkit import install, log_event, setup_logging
+from tiers_payant.secrets_at_rest import installation_key
 
 log = logging.getLogger("gateway")
 
@@ -67,7 +68,10 @@ def _on_transition(old: str, new: str) -> None:
 
 
 def build_services(settings: Settings) -> Services:
-    os.makedirs(settings.state_dir, exist_ok=True)
+    os.umask(0o077)  # journal, caches, breaker, keys: private (0600 files, 0700 directories)
+    os.makedirs(settings.state_dir, mode=0o700, exist_ok=True)
+    if not settings.log_key:  # pseudonyms keyed per installation, never a constant
+        settings = replace(settings, log_key=installation_key(os.path.join(settings.state_dir, "pseudonym.key")))
     journal = Journal(settings.journal_path)
     cached = CachedPlatform(settings.cache_path)
     full = settings.resilience == "full"

@@ -66,7 +66,8 @@ class Settings:
     client_id: str = "gw-1"
     client_secret: str = service_secret(42, "gw-1")  # the sandbox's default platform (seed 42)
     client_secret_file: str = ""  # read at use when set: a secret kept out of the environment
-    log_key: bytes = b"gw-log-key"
+    log_key: bytes = b""  # "" = a random key kept in <state_dir>/pseudonym.key
+    journal_key_file: str = ""  # "" = <state_dir>/journal.key: seals the journal's personal data
     pec_validity_days: int = 180
 
     def service_secret(self) -> str:
@@ -82,6 +83,10 @@ class Settings:
     @property
     def cache_path(self) -> str:
         return self.cache_dir or os.path.join(self.state_dir, "cache")
+
+    @property
+    def journal_key_path(self) -> str:
+        return self.journal_key_file or os.path.join(self.state_dir, "journal.key")
 
     @property
     def lookup_log_path(self) -> str:

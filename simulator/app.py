@@ -24,7 +24,7 @@ from .population import Population
 from .security import build_guard
 from .security.admin import bp as security_admin_bp
 from . import state_identity
-from .settings import Settings
+from .settings import Settings, with_installation_keys
 from .store import Store
 
 log = logging.getLogger("simulator")
@@ -43,7 +43,8 @@ class Services:
 
 
 def build_services(settings: Settings) -> Services:
-    os.makedirs(settings.state_dir, exist_ok=True)
+    os.umask(0o077)  # every state file private (0600), every directory 0700
+    settings = with_installation_keys(settings)
     population = Population(seed=settings.seed, size=settings.contracts, amc_count=settings.amc_count,
                             reference_date=settings.today())
     store = Store(settings.db_path)

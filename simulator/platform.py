@@ -25,7 +25,7 @@ from tiers_payant.schemas import AdviceIn, EligibilityRequest, PecRequest
 from tiers_payant.tokens import Principal, token_identity, verify_token
 
 from .keys import TOKEN_KID, private_key
-from .population import Population
+from .population import Population, card_of
 from .rights import Rights, decide_rights
 from .settings import Settings
 from .store import Store
@@ -53,8 +53,9 @@ class Platform:
         return beneficiary_key(self.settings.log_key, nir, birth_date, birth_rank)
 
     # ---- rights ----
-    def rights(self, req: EligibilityRequest, on: date, at: float | None = None) -> Rights:
-        card, error = verify_card(req.card, self.public_key)
+    def rights(self, req: EligibilityRequest, on: date, at: float | None = None, card=None) -> Rights:
+        """`card`: already known (an advice names the card by serial), else verified from req.card."""
+        card, error = (card, None) if card is not None else verify_card(req.card, self.public_key)
         contract = None
         revoked = False
         if card is not None:
@@ -83,8 +84,8 @@ class Platform:
         return History(latest(b.last_glasses, "glasses"), latest(b.last_hearing_left, "hearing_left"),
                        latest(b.last_hearing_right, "hearing_right"))
 
-    def judge_pec(self, req: PecRequest, lines: list[QuoteLine], on: date, at: float | None = None):
-        r = self.rights(req, on, at)
+    def judge_pec(self, req: PecRequest, lines: list[QuoteLine], on: date, at: float | None = None, card=None):
+        r = self.rights(req, on, at, card)
         if not r.eligible:
             return r, None
         c, b = r.contract, r.beneficiary
@@ -223,8 +224,11 @@ class Platform:
         the professional `p` its token names (advice_principal)."""
         on = self.today(a.at)
         model = PecRequest if a.operation == "pec" else EligibilityRequest
+        request, card = self.advice_request(a.request)
+        if request is None:
+            return {"verdict": "rejected", "reason": "CARD_SIGNATURE_INVALID", "platform_amc_eur": "0.00"}
         try:
-            req = model.model_validate(a.request, strict=False)
+            req = model.model_validate(request, strict=False)
         except Exception:
             return {"verdict": "rejected", "reason": "VALIDATION_FAILED", "platform_amc_eur": "0.00"}
         if p is None:
@@ -239,7 +243,7 @@ class Platform:
                 reason = "ADVICE_CREDENTIAL_INVALID" if exc.code == "FORBIDDEN" else exc.code
                 return {"verdict": "rejected", "reason": reason, "platform_amc_eur": "0.00"}
         if a.operation == "eligibility":
-            r = self.rights(req, req.date or on, a.at)
+            r = self.rights(req, req.date or on, a.at, card)
             return {"verdict": "confirmed" if r.eligible else "rejected", "reason": r.reason, "platform_amc_eur": "0.00"}
         if a.idempotency_key:  # the gateway asked online with this key first: that decision, if any, stands
             known = db.execute("SELECT body FROM idempotency WHERE client_id=? AND idem_key=?",
@@ -250,7 +254,7 @@ class Platform:
         if req.domain not in PEC_DOMAINS or line_problems(req.domain, lines, birth_date=req.beneficiary.birth_date,
                                                           on=req.date or on):
             return {"verdict": "rejected", "reason": "VALIDATION_FAILED", "platform_amc_eur": "0.00"}
-        r, result = self.judge_pec(req, lines, req.date or on, a.at)
+        r, result = self.judge_pec(req, lines, req.date or on, a.at, card)
         answer = self._answer(req, r, result, req.date or on)
         if a.idempotency_key:  # a later online retry with the key replays this judgment
             self._remember(db, a.client_id, a.idempotency_key, fingerprint(json.dumps(a.request).encode()),
@@ -260,6 +264,21 @@ class Platform:
             return {"verdict": "rejected", "reason": reason, "platform_amc_eur": "0.00"}
         self._record_pec(db, answer, req, r, result, a.client_id, None, a.advice_id, now, req.date or on)
         return self._verdict(result.amc, result.reason, a, answer["pec_number"])
+
+    def advice_request(self, request: dict) -> tuple[dict | None, object]:
+        """An advice names its card by serial and AMC (`card_ref`), so the gateway's journal
+        needs no copy of the card and of the family on it: the card is ours, rebuilt from
+        the population. (request for the model, card), or (None, None) for a card we never
+        issued; a request carrying the card itself is verified as online."""
+        ref = request.get("card_ref")
+        if ref is None:
+            return request, None
+        index = self.population.index_of_serial(ref.get("serial")) if isinstance(ref, dict) else None
+        card = card_of(self.population.contract(index)) if index is not None else None
+        if card is None or card.amc != ref.get("amc"):
+            return None, None
+        rest = {k: v for k, v in request.items() if k != "card_ref"}
+        return {**rest, "card": "card-by-serial"}, card  # the model wants a string; the card is `card`
 
     def _verdict_of_online(self, answer: dict, a: AdviceIn) -> dict:
         if not answer.get("pec_number"):

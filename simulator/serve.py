@@ -55,6 +55,7 @@ def gunicorn_command(s: Settings) -> list[str]:
 
 def serve(settings: Settings, reset_state: bool = False) -> int:
     setup_logging()
+    os.umask(0o077)  # state files private (0600/0700), for this process and gunicorn's
     s = with_admin_token(settings)
     if not settings.admin_token:
         print(f"control API admin token: {s.admin_token}", flush=True)

@@ -37,7 +37,7 @@ class Settings:
     reference_date: date | None = None  # the sandbox's "today" for generated dates
     workers: int = 2
     threads: int = 8
-    log_key: bytes = b"sim-log-key"
+    log_key: bytes = b""  # "" = a random key kept in <state_dir>/pseudonym.key (see with_installation_keys)
     rate_per_s: float = 20.0  # per-account token bucket refill
     rate_burst: int = 40
     detection: bool = True
@@ -76,7 +76,7 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         reference_date=date.fromisoformat(ref) if ref else None,
         workers=int(g("SIM_WORKERS", "2")),
         threads=int(g("SIM_THREADS", "8")),
-        log_key=g("SIM_LOG_KEY", "sim-log-key").encode(),
+        log_key=g("SIM_LOG_KEY", "").encode(),
         rate_per_s=float(g("SIM_RATE_PER_S", "20")),
         rate_burst=int(g("SIM_RATE_BURST", "40")),
         detection=g("SIM_DETECTION", "on") != "off",
@@ -99,6 +99,15 @@ def to_env(s: Settings) -> dict[str, str]:
     if s.reference_date:
         env["SIM_REFERENCE_DATE"] = s.reference_date.isoformat()
     return env
+
+
+def with_installation_keys(s: Settings) -> Settings:
+    """The pseudonym key: SIM_LOG_KEY if set, else this state directory's own random key."""
+    if s.log_key:
+        return s
+    from tiers_payant.secrets_at_rest import installation_key
+    os.makedirs(s.state_dir, mode=0o700, exist_ok=True)
+    return replace(s, log_key=installation_key(os.path.join(s.state_dir, "pseudonym.key")))
 
 
 def with_admin_token(s: Settings) -> Settings:

@@ -26,6 +26,7 @@ from gateway.offline.journal import VERDICTS, Journal, JournalError, Pending
 from tiers_payant.failpoints import failpoint
 from tiers_payant.httpkit import log_event
 from tiers_payant.model import eur
+from tiers_payant.secrets_at_rest import installation_key, unseal
 
 log = logging.getLogger("gateway.background")
 TRANSIENT_4XX = frozenset({401, 408, 409, 425, 429})  # worth sending again as they are
@@ -36,6 +37,7 @@ class Drainer:
                  clock=time.time, rng: random.Random | None = None) -> None:
         self.s, self.journal, self.client, self.owner, self.clock = settings, journal, client, owner, clock
         self.rng = rng or random.Random()
+        self.key = installation_key(settings.journal_key_path)
         self.paused_until = 0.0  # monotonic; set by a 429 or a transport failure
         self.last_error: str | None = None
 
@@ -57,7 +59,7 @@ class Drainer:
 
     def _send(self, batch: list[Pending]) -> None:
         try:
-            results = self.client.post_json("/v1/advices", {"advices": [advice(p) for p in batch]})["results"]
+            results = self.client.post_json("/v1/advices", {"advices": [advice(p, self.key) for p in batch]})["results"]
         except PlatformAnswer as exc:
             return self._refused(batch, exc)
         except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
@@ -132,13 +134,14 @@ class Drainer:
         return ok
 
 
-def advice(p: Pending) -> dict:
+def advice(p: Pending, key: bytes | None = None) -> dict:
     e = p.entry
+    sensitive = unseal(key, e.payload["sealed"], p.advice_id) if "sealed" in e.payload else e.payload
     out = {"advice_id": p.advice_id, "operation": e.operation, "at": e.at, "cause": e.cause,
-           "reference": p.reference, "amc_eur": eur(e.amc_eur), "request": e.payload["request"],
+           "reference": p.reference, "amc_eur": eur(e.amc_eur), "request": sensitive["request"],
            "client_id": e.client_id}
-    if e.payload.get("token"):  # the professional's own proof: the platform checks it, not our word
-        out["token"] = e.payload["token"]
+    if sensitive.get("token"):  # the professional's own proof: the platform checks it, not our word
+        out["token"] = sensitive["token"]
     if e.payload.get("idempotency_key"):
         out["idempotency_key"] = e.payload["idempotency_key"]
     return out

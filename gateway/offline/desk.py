@@ -19,6 +19,7 @@ import logging
 import sqlite3
 import time
 import uuid
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any, Callable
@@ -34,6 +35,7 @@ from gateway.offline.decide import OfflineCounts, decide_offline
 from tiers_payant.cards import verify_card
 from tiers_payant.httpkit import log_event
 from tiers_payant.idempotency import fingerprint, reused
+from tiers_payant.secrets_at_rest import installation_key, seal
 from tiers_payant.model import eur, paris_day
 from tiers_payant.parsing import parse_model
 from tiers_payant.privacy import beneficiary_key
@@ -49,6 +51,7 @@ class OfflineDesk:
                  clock: Callable[[], float] = time.time, lookups: LookupLog | None = None) -> None:
         self.s, self.cached, self.journal, self.clock = settings, cached, journal, clock
         self.lookups = lookups
+        self.journal_key = installation_key(settings.journal_key_path)
         self.account_limits = AccountLimits(settings.offline_account_window_s, settings.offline_account_max_failed_proofs,
                                             settings.offline_account_max_distinct)
 
@@ -91,8 +94,8 @@ class OfflineDesk:
                   "coverage": {"domain": req.domain, "level": card.guarantee(req.domain),
                                "valid_to": card.valid_to.isoformat(), "responsable": card.responsable}}
         entry = OfflineEntry(uuid.uuid4().hex, "eligibility", now, card.amc, card.serial, self._bkey(req),
-                             req.domain, Decimal(0), cause, {"request": json.loads(raw), "answer": answer,
-                                                              "token": bearer(authorization)}, p.client_id)
+                             req.domain, Decimal(0), cause, {"answer": answer}, p.client_id)
+        entry = self._sealed(entry, raw, card, authorization)
         return self._journaled(entry, ref, answer, {"decision": "not_eligible", "coverage": None, **base})
 
     # -- PEC -------------------------------------------------------------------------
@@ -141,9 +144,9 @@ class OfflineDesk:
                   "expires_on": (on + timedelta(days=self.s.pec_validity_days)).isoformat(),
                   "journal_reference": ref, **base}
         entry = OfflineEntry(advice_id, "pec", now, card.amc, card.serial, bkey, req.domain, result.amc, cause,
-                             {"request": json.loads(raw), "answer": answer, "fingerprint": body_sha,
-                              "idempotency_key": upstream_key or idem_key, "token": bearer(authorization)},
+                             {"answer": answer, "fingerprint": body_sha, "idempotency_key": upstream_key or idem_key},
                              p.client_id)
+        entry = self._sealed(entry, raw, card, authorization)
         limit = VelocityLimit(now - policy.period_days * 86_400, policy.cumulative_count,
                               policy.cumulative_ceiling_eur) if policy else None
         return self._journaled(entry, ref, answer, refused_answer("PLATFORM_UNAVAILABLE", ["PLATFORM_UNAVAILABLE"],
@@ -161,6 +164,17 @@ class OfflineDesk:
                 "mode": "offline", "provisional": entry["state"] == "pending", "journal_reference": reference,
                 "reconciliation": {"state": entry["state"], "verdict": entry["verdict"],
                                    "reason": entry["verdict_reason"], "platform_amc_eur": entry["platform_amc_eur"]}}
+
+    def _sealed(self, entry: OfflineEntry, raw: bytes, card, authorization: str | None) -> OfflineEntry:
+        """What reconciliation needs and no more, sealed (AES-GCM, key apart from the journal):
+        the request with the card named by serial and AMC instead of the card itself (the
+        platform knows its cards; the family on it is not ours to keep), the served
+        beneficiary only, and the professional's token (the platform checks it). The journal
+        drops the seal once the platform's verdict is recorded."""
+        request = {k: v for k, v in json.loads(raw).items() if k != "card"}
+        request["card_ref"] = {"serial": card.serial, "amc": card.amc}
+        sealed = seal(self.journal_key, {"request": request, "token": bearer(authorization)}, entry.advice_id)
+        return replace(entry, payload={**entry.payload, "sealed": sealed})
 
     # -- offline detection -----------------------------------------------------------
     def _watched(self, p: Principal, req: EligibilityRequest, op: str, authorization: str | None, now: float,

@@ -8,10 +8,11 @@ Drain (DESIGN §5.5) is lease based: `claim_batch` leases the oldest pending ent
 drainer; a crash leaves the lease to expire and the entry is claimed again with the same
 `advice_id`, which the platform stores idempotently, so a re-send is never a duplicate.
 
-SENSITIVE FILE: `payload` keeps the original request (card token, NIR, birth date) because
-the platform must judge the advice. The file is created 0600; keep it on a private volume,
-never in backups or bug reports. Every other column is free of identity data:
-`beneficiary_key` is a keyed hash made by the caller.
+Personal data: `payload.sealed` holds what the platform needs to judge the advice (the
+request with the card named by serial, the served beneficiary, the professional's token),
+sealed with AES-GCM by the caller under a key kept apart from this file
+(tiers_payant.secrets_at_rest); it is dropped when the verdict is recorded. The file is
+0600. Every other column is free of identity data: `beneficiary_key` is a keyed hash.
 
 Money is stored as integer cents so SQLite sums it exactly.
 """
@@ -350,7 +351,7 @@ class Journal:
             conn.execute(
                 "UPDATE offline_entry SET state='drained', verdict=?, verdict_reason=?,"
                 " platform_amc_cents=?, exposure_cents=?, drained_at=?, lease_owner=NULL,"
-                " lease_until=NULL WHERE advice_id=?",
+                " lease_until=NULL, payload=json_remove(payload, '$.sealed') WHERE advice_id=?",
                 (verdict, reason, agreed, max(0, accepted - agreed), now, advice_id))
             return True
 

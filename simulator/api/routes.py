@@ -95,8 +95,9 @@ def _observe_offline(client_id: str, item) -> None:
 def _observe_advice(client_id: str, advice, verdict: dict) -> None:
     """Detection counts an offline decision as a lookup by the professional who made it."""
     model = PecRequest if advice.operation == "pec" else EligibilityRequest
+    request, _ = svc().platform.advice_request(advice.request)
     try:
-        req = model.model_validate(advice.request, strict=False)
+        req = model.model_validate(request, strict=False)
     except Exception:  # noqa: BLE001 - a malformed request was already rejected as such
         return
     ok = verdict["verdict"] != "rejected"

@@ -28,7 +28,8 @@ pytestmark = pytest.mark.integration
 ENTRIES = 120  # offline acceptances made before the first kill (bounded: the drain waits scale with it)
 RATE = 60.0
 DRAIN = {"GW_DRAIN_RATE_PER_S": str(RATE), "GW_DRAIN_BATCH": "5", "GW_DRAIN_LEASE_S": "2",
-         "GW_DRAIN_BACKOFF_BASE_S": "0.1", "GW_DRAIN_BACKOFF_MAX_S": "1"}
+         "GW_DRAIN_BACKOFF_BASE_S": "0.1", "GW_DRAIN_BACKOFF_MAX_S": "1",
+         "GW_OFFLINE_ACCOUNT_MAX_DISTINCT": "1000000"}  # one account stands for many shops here
 
 
 def rows(path, sql: str) -> list[tuple]:

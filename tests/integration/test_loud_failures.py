@@ -98,40 +98,62 @@ def test_advices_with_an_impossible_time_are_refused_and_store_nothing(tmp_path)
         platform.stop()
 
 
-def test_an_oversized_batch_under_half_500s_drains_everything(tmp_path):
-    """GW_DRAIN_BATCH=60 with the byte bound lifted: the first batches exceed 64 KiB (413) and
-    are bisected; half the platform's answers are 500s (set before the cut, in force after)."""
-    env = {"GW_DRAIN_BATCH": "60", "GW_DRAIN_BATCH_BYTES": "10000000", "GW_DRAIN_RATE_PER_S": "400",
-           "GW_DRAIN_BACKOFF_BASE_S": "0.05", "GW_DRAIN_BACKOFF_MAX_S": "1"}
+def offline_entries(tmp_path, env: dict, fault: dict | None, count: int = 150):
+    """A platform and a gateway; `count` offline acceptances made during a cut; `fault` set
+    before the cut, so it is in force from the platform's first answer after the return."""
     platform = start_platform(tmp_path)
-    gw = start_gateway(tmp_path, platform.url, env=env)
-    try:
-        acc, token = optician(platform.url)
-        h = {"Authorization": "Bearer " + token}
-        assert wait_until(lambda: caches_loaded(gw.url), 20)
-        fault = {"mode": "errors", "rate": 0.5, "status": 500, "for_s": 600}
+    gw = start_gateway(tmp_path, platform.url, env={**env, "GW_OFFLINE_ACCOUNT_MAX_DISTINCT": "1000000"})
+    acc, token = optician(platform.url)  # one account stands for many shops here
+    h = {"Authorization": "Bearer " + token}
+    assert wait_until(lambda: caches_loaded(gw.url), 20)
+    if fault:
         assert requests.post(platform.extra["control"] + "/v1/faults", json=fault,
                              headers={"Authorization": "Bearer " + ADMIN_TOKEN}, timeout=5).status_code == 201
-        platform.stop()
-        eligible = [c for c in cards(300) if c["case"] in ("opti-a", "opti-b", "audi-i", "audi-ii")][:150]
-        s = requests.Session()
-        refs = [s.post(gw.url + "/v1/eligibility", json=eligibility(c), headers=h, timeout=10).json()
-                .get("journal_reference") for c in eligible]
-        recorded = status(gw.url)["journal"]["recorded"]
-        assert recorded == len([r for r in refs if r]) >= 100
-        platform = restart_platform(tmp_path, platform)
-        # 150 advices, each send a coin toss, back-offs under 1 s: a minute is ample on any machine
-        assert wait_until(lambda: status(gw.url)["journal"]["pending"] == 0, 60 + recorded / 10), status(gw.url)
-        st = status(gw.url)
-        assert st["journal"]["drained"] == recorded and st["journal"]["failed"] == 0
-        log = [json.loads(l) for l in gw.log().splitlines() if l.startswith("{")]
+    platform.stop()
+    eligible = [c for c in cards(2 * count) if c["case"] in ("opti-a", "opti-b", "audi-i", "audi-ii")][:count]
+    s = requests.Session()
+    refs = [s.post(gw.url + "/v1/eligibility", json=eligibility(c), headers=h, timeout=10).json()
+            .get("journal_reference") for c in eligible]
+    recorded = status(gw.url)["journal"]["recorded"]
+    assert recorded == len([r for r in refs if r]) >= count * 2 // 3
+    return restart_platform(tmp_path, platform), gw, recorded
+
+
+def drained_once(platform, gw, recorded: int) -> list[dict]:
+    # every send a coin toss at worst, back-offs under 1 s: a minute and more per thousand is ample
+    assert wait_until(lambda: status(gw.url)["journal"]["pending"] == 0, 60 + recorded / 10), status(gw.url)
+    st = status(gw.url)
+    assert st["journal"]["drained"] == recorded and st["journal"]["failed"] == 0
+    with sqlite3.connect(platform.extra["state"] / "platform.sqlite") as db:
+        theirs = [r[0] for r in db.execute("SELECT advice_id FROM advices")]
+    assert len(theirs) == len(set(theirs)) == recorded
+    return [json.loads(l) for l in gw.log().splitlines() if l.startswith("{")]
+
+
+def test_a_batch_over_the_body_limit_is_bisected_and_everything_drains(tmp_path):
+    """GW_DRAIN_BATCH=150 with the byte bound lifted: the first batch exceeds 64 KiB (413)."""
+    env = {"GW_DRAIN_BATCH": "150", "GW_DRAIN_BATCH_BYTES": "10000000", "GW_DRAIN_RATE_PER_S": "1000"}
+    platform, gw, recorded = offline_entries(tmp_path, env, None)
+    try:
+        log = drained_once(platform, gw, recorded)
         bisected = [l for l in log if l.get("event") == "drain_batch_refused"]
         assert bisected and all("413 PAYLOAD_TOO_LARGE" in l["error"] for l in bisected)
+    finally:
+        gw.stop()
+        platform.stop()
+
+
+def test_half_500s_during_the_drain_back_off_per_batch_and_everything_drains(tmp_path):
+    """Batches of 5: about 30 sends, each failing with probability 1/2 (the chance that none
+    fails is 2^-30), each failure backing off its own batch while the others go on."""
+    env = {"GW_DRAIN_BATCH": "5", "GW_DRAIN_RATE_PER_S": "1000", "GW_DRAIN_BACKOFF_BASE_S": "0.05",
+           "GW_DRAIN_BACKOFF_MAX_S": "1"}
+    platform, gw, recorded = offline_entries(tmp_path, env, {"mode": "errors", "rate": 0.5, "status": 500,
+                                                             "for_s": 600})
+    try:
+        log = drained_once(platform, gw, recorded)
         failures = [l for l in log if l.get("event") == "drain_send_failed"]
-        assert any("500 INTERNAL_ERROR" in l["error"] for l in failures)
-        with sqlite3.connect(platform.extra["state"] / "platform.sqlite") as db:
-            theirs = [r[0] for r in db.execute("SELECT advice_id FROM advices")]
-        assert len(theirs) == len(set(theirs)) == recorded
+        assert any("500 INTERNAL_ERROR from POST /v1/advices" in l["error"] for l in failures)
     finally:
         gw.stop()
         platform.stop()
