@@ -151,7 +151,7 @@ def test_gateway_answers_hostile_input_with_a_problem(platform, gateway, token, 
     (JSON, b'{"a":' * 5000 + b"1" + b"}" * 5000, 400, "MALFORMED_JSON"),
     (JSON, json.dumps({"grant_type": "client_credentials", "client_id": "opt-000000", "client_secret": "\ud800"}).encode(),
      401, "INVALID_CLIENT"),
-    (JSON, b"[1, 2]", 422, "VALIDATION_FAILED"),
+    (JSON, b"[1, 2]", 400, "INVALID_REQUEST"),  # RFC 6749 section 5.2: invalid_request
     ("application/x-www-form-urlencoded", b"a=" + b"x" * 70_000, 413, "PAYLOAD_TOO_LARGE"),
     ("text/plain", b"grant_type=client_credentials", 415, "UNSUPPORTED_MEDIA_TYPE"),
 ])
