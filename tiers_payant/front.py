@@ -1,0 +1,268 @@
+"""The platform's public port: a TCP proxy that makes transport faults real, as Toxiproxy does.
+
+The server (gunicorn) listens on an internal loopback port; this proxy owns the public
+one and asks `transport_mode()` every ~20 ms what to do ("pass", "refuse", "blackhole",
+"reset"). The callable runs in a worker thread, so it may read the shared plan from a
+file or a database; if it raises, the last mode stays in force.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import socket
+import struct
+import threading
+from typing import Callable
+
+log = logging.getLogger(__name__)
+MODES = ("pass", "refuse", "blackhole", "reset")
+_RST_LINGER = struct.pack("ii", 1, 0)  # SO_LINGER {on, 0 s}: close() sends RST, not FIN
+
+
+def _reset(transport: asyncio.Transport) -> None:
+    sock = transport.get_extra_info("socket")
+    try:
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RST_LINGER)
+    except OSError:
+        pass  # already gone: nothing left to reset
+    transport.abort()
+
+
+class _Pipe(asyncio.Protocol):
+    """One client connection; it asks the proxy's current mode on every chunk, so a mode
+    change reaches keep-alive connections on their next request."""
+
+    def __init__(self, proxy: FaultProxy):
+        self.proxy, self.client, self.upstream = proxy, None, None
+        self.pending: list[bytes] = []  # client bytes waiting for the upstream connection
+        self.client_eof = self.connecting = False
+        self.tainted = False  # bytes were dropped: the HTTP stream is no longer in step
+
+    def connection_made(self, transport: asyncio.Transport) -> None:
+        self.client = transport
+        self.proxy.conns.add(self)
+        if self.proxy.mode == "pass":
+            self._connect()  # eagerly, to hide the upstream handshake behind the client's send
+
+    def data_received(self, data: bytes) -> None:
+        mode = self.proxy.mode
+        if mode == "pass":
+            if self.upstream is not None:
+                self.upstream.write(data)
+            else:
+                self.pending.append(data)
+                self._connect()
+        elif mode == "blackhole":
+            self.tainted = True  # read and forget: the client's send never blocks, no answer comes
+        else:
+            self.reset()
+
+    def eof_received(self) -> bool:
+        self.client_eof = True
+        if self.upstream is not None and self.upstream.can_write_eof():
+            self.upstream.write_eof()
+        return True  # half-closed: keep reading the upstream's answer
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.proxy.conns.discard(self)
+        if self.upstream is not None:
+            self.upstream.close()
+
+    # Flow control: a slow reader on one side pauses reading on the other.
+    def pause_writing(self) -> None:
+        if self.upstream is not None:
+            self.upstream.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.upstream is not None:
+            self.upstream.resume_reading()
+
+    def reset(self) -> None:
+        self.proxy.conns.discard(self)
+        if self.upstream is not None:
+            self.upstream.abort()
+        _reset(self.client)
+
+    def _connect(self) -> None:
+        if self.connecting:
+            return
+        self.connecting = True
+        asyncio.get_running_loop().create_task(self._open_upstream())
+
+    async def _open_upstream(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            transport, _ = await loop.create_connection(
+                lambda: _Upstream(self), self.proxy.upstream_host, self.proxy.upstream_port)
+        except OSError as e:
+            log.warning("upstream %s:%s unreachable: %s", self.proxy.upstream_host, self.proxy.upstream_port, e)
+            self.client.close()
+            return
+        if self.client.is_closing():
+            transport.close()
+            return
+        self.upstream = transport
+        transport.write(b"".join(self.pending))
+        self.pending.clear()
+        if self.client_eof and transport.can_write_eof():
+            transport.write_eof()
+
+
+class _Upstream(asyncio.Protocol):
+    def __init__(self, pipe: _Pipe):
+        self.pipe = pipe
+
+    def data_received(self, data: bytes) -> None:
+        mode = self.pipe.proxy.mode
+        if mode == "pass":
+            self.pipe.client.write(data)
+        elif mode == "blackhole":
+            self.pipe.tainted = True
+        else:
+            self.pipe.reset()  # mid-response
+
+    def eof_received(self) -> bool:
+        return False  # the transport closes; connection_lost then closes the client
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.pipe.client.close()  # after flushing what the upstream sent
+
+    def pause_writing(self) -> None:
+        self.pipe.client.pause_reading()
+
+    def resume_writing(self) -> None:
+        self.pipe.client.resume_reading()
+
+
+class FaultProxy:
+    """`FaultProxy("127.0.0.1", 8081, "127.0.0.1", 18081, mode_fn).start()`; `.stop()` when done.
+
+    refuse: the listening socket is closed (connects get ECONNREFUSED, no process
+    restarts) and established connections are dropped; leaving it re-binds the same port.
+    blackhole: connections are accepted and read, nothing is forwarded either way; when
+    it ends, connections that lost bytes are reset, since their HTTP stream is out of step.
+    reset: the next bytes from the client (or from upstream, mid-response) get an RST.
+    """
+
+    def __init__(self, listen_host: str, listen_port: int, upstream_host: str, upstream_port: int,
+                 transport_mode: Callable[[], str], poll_interval_s: float = 0.02):
+        self.listen_host, self.upstream_host, self.upstream_port = listen_host, upstream_host, upstream_port
+        self.poll_interval_s = poll_interval_s
+        self.mode = "pass"
+        self.conns: set[_Pipe] = set()
+        self._transport_mode, self._port = transport_mode, listen_port
+        self._server: asyncio.Server | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._mode_failing = False
+
+    @property
+    def port(self) -> int:
+        """The public port (the one actually bound when constructed with 0)."""
+        return self._port
+
+    def start(self, timeout_s: float = 5.0) -> FaultProxy:
+        """Serve from a background thread; returns once bound and the first mode is applied."""
+        self._thread = threading.Thread(target=self._run_in_thread, name="fault-proxy", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout_s):
+            raise TimeoutError("fault proxy did not start")
+        if self._error is not None:
+            raise self._error
+        return self
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        loop, stopping = self._loop, self._stopping
+        if loop is not None and stopping is not None:
+            try:
+                loop.call_soon_threadsafe(stopping.set)
+            except RuntimeError:
+                pass  # the loop has already ended
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout_s)
+            self._thread = None
+
+    def run_forever(self) -> None:
+        """Serve in this thread (a process's main loop) until stop(), SIGTERM or SIGINT."""
+        asyncio.run(self._main(handle_signals=threading.current_thread() is threading.main_thread()))
+
+    def _run_in_thread(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except BaseException as e:  # reported to start(), which is waiting
+            self._error = e
+            self._ready.set()
+
+    async def _main(self, handle_signals: bool = False) -> None:
+        loop = self._loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        if handle_signals:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, self._stopping.set)
+        await self._bind()  # a taken port fails here, at once
+        await self._apply(await self._read_mode())
+        self._ready.set()
+        log.info("fault proxy :%s -> %s:%s", self._port, self.upstream_host, self.upstream_port)
+        poller = loop.create_task(self._poll())
+        try:
+            await self._stopping.wait()
+        finally:
+            poller.cancel()
+            self._unbind()
+            for pipe in list(self.conns):
+                pipe.client.abort()
+            await asyncio.sleep(0)  # let connection_lost close the upstream sides
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self.poll_interval_s)
+            await self._apply(await self._read_mode())
+
+    async def _read_mode(self) -> str:
+        try:
+            mode = await asyncio.get_running_loop().run_in_executor(None, self._transport_mode)
+        except Exception:
+            if not self._mode_failing:  # once per failure spell, not 50 times a second
+                log.exception("transport_mode() failed; keeping mode %s", self.mode)
+            self._mode_failing = True
+            return self.mode
+        self._mode_failing = False
+        if mode not in MODES:
+            log.warning("transport_mode() returned %r; keeping mode %s", mode, self.mode)
+            return self.mode
+        return mode
+
+    async def _apply(self, mode: str) -> None:
+        if mode != "refuse" and self._server is None:
+            try:
+                await self._bind()
+            except OSError as e:  # someone took the port meanwhile: try again next poll
+                log.warning("cannot re-bind port %s: %s", self._port, e)
+        if mode == self.mode:
+            return
+        previous = self.mode
+        log.info("transport mode %s -> %s", previous, mode)
+        if mode == "refuse":
+            self._unbind()
+            for pipe in list(self.conns):
+                pipe.client.abort()
+        elif previous == "blackhole":
+            for pipe in [p for p in self.conns if p.tainted]:
+                pipe.reset()
+        self.mode = mode  # published once in effect: a reader seeing "refuse" finds the port closed
+
+    async def _bind(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: _Pipe(self), self.listen_host, self._port, reuse_address=True, backlog=1024)
+        self._port = self._server.sockets[0].getsockname()[1]
+
+    def _unbind(self) -> None:
+        if self._server is not None:
+            self._server.close()  # closes the listening socket now: connects are refused
+            self._server = None
