@@ -1,9 +1,16 @@
-"""The platform's public port: a TCP proxy that makes transport faults real, as Toxiproxy does.
+"""The public port of both services: an asyncio front before gunicorn's workers.
 
-The server (gunicorn) listens on an internal loopback port; this proxy owns the public
-one and asks `transport_mode()` every ~20 ms what to do ("pass", "refuse", "blackhole",
-"reset"). The callable runs in a worker thread, so it may read the shared plan from a
-file or a database; if it raises, the last mode stays in force.
+The server (gunicorn) listens on an internal loopback port; this front owns the public
+one. Two jobs:
+
+- **Whole requests only** (`tiers_payant/gate.py`): each request is forwarded once it has
+  fully arrived, within header and body deadlines (408 otherwise), and connections are
+  capped per source address and in total (429 / 503). Thousands of slow sockets cost the
+  front a buffer each and gunicorn nothing.
+- **Transport faults** (the platform's only, as Toxiproxy does): it asks
+  `transport_mode()` every ~20 ms what to do ("pass", "refuse", "blackhole", "reset").
+  The callable runs in a worker thread, so it may read the shared plan from a file or a
+  database; if it raises, the last mode stays in force. The gateway passes `lambda: "pass"`.
 """
 from __future__ import annotations
 
@@ -13,7 +20,10 @@ import signal
 import socket
 import struct
 import threading
+import time
 from typing import Callable
+
+from .gate import FrameError, Framer, FrontLimits, problem_bytes
 
 log = logging.getLogger(__name__)
 MODES = ("pass", "refuse", "blackhole", "reset")
@@ -34,39 +44,98 @@ class _Pipe(asyncio.Protocol):
     """One client connection; it asks the proxy's current mode on every chunk, so a mode
     change reaches keep-alive connections on their next request."""
 
-    def __init__(self, proxy: FaultProxy):
+    def __init__(self, proxy: Front):
         self.proxy, self.client, self.upstream = proxy, None, None
-        self.pending: list[bytes] = []  # client bytes waiting for the upstream connection
+        self.pending: list[bytes] = []  # whole requests waiting for the upstream connection
         self.client_eof = self.connecting = False
         self.tainted = False  # bytes were dropped: the HTTP stream is no longer in step
+        self.peer = ""
+        self.framer: Framer | None = None
+        self.deadline: float | None = None  # monotonic; None: no request under way
+        self.phase = "idle"
+        self.counted = False  # in the front's per-address count
 
     def connection_made(self, transport: asyncio.Transport) -> None:
         self.client = transport
+        peer = transport.get_extra_info("peername")
+        self.peer = str(peer[0]) if peer else "unknown"
+        limits = self.proxy.limits
+        self.framer = Framer(self.peer, limits)
         self.proxy.conns.add(self)
-        if self.proxy.mode == "pass":
-            self._connect()  # eagerly, to hide the upstream handshake behind the client's send
+        if not self.proxy.admit(self):
+            return
+        self.deadline = time.monotonic() + limits.header_timeout_s  # a first request is due
 
     def data_received(self, data: bytes) -> None:
         mode = self.proxy.mode
         if mode == "pass":
-            if self.upstream is not None:
-                self.upstream.write(data)
-            else:
-                self.pending.append(data)
-                self._connect()
+            try:
+                whole = self.framer.feed(data)
+            except FrameError as e:
+                self._refuse(problem_bytes("BAD_REQUEST", f"malformed request: {e.detail}"[:200], e.status))
+                return
+            if self.framer.continue_wanted and self.framer.phase == "body":  # the client waits for it
+                self.framer.continue_wanted = False
+                self.client.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            self._timed(self.framer.phase)
+            if whole:
+                if self.upstream is not None:
+                    self.upstream.write(whole)
+                else:
+                    self.pending.append(whole)
+                    self._connect()
         elif mode == "blackhole":
             self.tainted = True  # read and forget: the client's send never blocks, no answer comes
         else:
             self.reset()
 
+    def _timed(self, phase: str) -> None:
+        """Start the deadline of a phase when it begins; between requests, none (gunicorn's
+        keep-alive closes an idle upstream, and with it this connection)."""
+        if phase == self.phase:
+            return
+        self.phase = phase
+        limits = self.proxy.limits
+        if phase == "head":
+            self.deadline = time.monotonic() + limits.header_timeout_s
+        elif phase == "body":
+            self.deadline = time.monotonic() + limits.body_timeout_s
+        else:
+            self.deadline = None
+
+    def expire(self) -> None:
+        """The request under way missed its deadline: 408 when nothing else may be on the wire."""
+        self.proxy.expired += 1
+        what = "body" if self.phase == "body" else "headers"
+        limit = self.proxy.limits.body_timeout_s if what == "body" else self.proxy.limits.header_timeout_s
+        if self.upstream is None and not self.connecting:
+            self._refuse(problem_bytes("REQUEST_TIMEOUT", f"the request's {what} did not arrive within {limit:g} s"))
+        else:  # a response may be in flight, or a streamed body half sent: drop both sides
+            self.reset()
+
+    def _refuse(self, answer: bytes) -> None:
+        self.deadline = None
+        self.proxy.conns.discard(self)
+        if self.upstream is not None:
+            self.upstream.abort()
+        self.client.write(answer)
+        self.client.close()  # after the answer is flushed
+
     def eof_received(self) -> bool:
         self.client_eof = True
+        if self.framer is not None and self.framer.phase != "idle":
+            self.reset()  # a request cut short: nothing whole to forward
+            return False
+        self.deadline = None
         if self.upstream is not None and self.upstream.can_write_eof():
             self.upstream.write_eof()
+        elif self.upstream is None and not self.connecting:
+            return False  # nothing asked, nothing to answer: close
         return True  # half-closed: keep reading the upstream's answer
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.proxy.conns.discard(self)
+        self.proxy.release(self)
         if self.upstream is not None:
             self.upstream.close()
 
@@ -136,8 +205,8 @@ class _Upstream(asyncio.Protocol):
         self.pipe.client.resume_reading()
 
 
-class FaultProxy:
-    """`FaultProxy("127.0.0.1", 8081, "127.0.0.1", 18081, mode_fn).start()`; `.stop()` when done.
+class Front:
+    """`Front("127.0.0.1", 8081, "127.0.0.1", 18081, mode_fn, limits).start()`; `.stop()` when done.
 
     refuse: the listening socket is closed (connects get ECONNREFUSED, no process
     restarts) and established connections are dropped; leaving it re-binds the same port.
@@ -147,11 +216,16 @@ class FaultProxy:
     """
 
     def __init__(self, listen_host: str, listen_port: int, upstream_host: str, upstream_port: int,
-                 transport_mode: Callable[[], str], poll_interval_s: float = 0.02):
+                 transport_mode: Callable[[], str], limits: FrontLimits | None = None,
+                 poll_interval_s: float = 0.02):
         self.listen_host, self.upstream_host, self.upstream_port = listen_host, upstream_host, upstream_port
         self.poll_interval_s = poll_interval_s
+        self.limits = limits or FrontLimits()
         self.mode = "pass"
         self.conns: set[_Pipe] = set()
+        self.per_ip: dict[str, int] = {}  # open connections by source address
+        self.open = 0
+        self.expired = self.capped = 0  # requests timed out, connections refused by a cap
         self._transport_mode, self._port = transport_mode, listen_port
         self._server: asyncio.Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -160,6 +234,34 @@ class FaultProxy:
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._mode_failing = False
+
+    def admit(self, pipe: _Pipe) -> bool:
+        """Count the connection; refuse it (and say why) above a cap."""
+        count = self.per_ip.get(pipe.peer, 0)
+        if count >= self.limits.max_conns_per_ip:
+            self.capped += 1
+            pipe._refuse(problem_bytes("TOO_MANY_CONNECTIONS", f"at most {self.limits.max_conns_per_ip} open "
+                                       "connections per address", headers={"Retry-After": "1"}))
+            return False
+        if self.open >= self.limits.max_conns:
+            self.capped += 1
+            pipe._refuse(problem_bytes("SERVICE_UNAVAILABLE", "too many open connections; retry shortly",
+                                       headers={"Retry-After": "1"}))
+            return False
+        self.per_ip[pipe.peer] = count + 1
+        self.open += 1
+        pipe.counted = True
+        return True
+
+    def release(self, pipe: _Pipe) -> None:
+        if getattr(pipe, "counted", False):
+            pipe.counted = False
+            self.open -= 1
+            left = self.per_ip.get(pipe.peer, 1) - 1
+            if left > 0:
+                self.per_ip[pipe.peer] = left
+            else:
+                self.per_ip.pop(pipe.peer, None)
 
     @property
     def port(self) -> int:
@@ -207,12 +309,14 @@ class FaultProxy:
         await self._bind()  # a taken port fails here, at once
         await self._apply(await self._read_mode())
         self._ready.set()
-        log.info("fault proxy :%s -> %s:%s", self._port, self.upstream_host, self.upstream_port)
+        log.info("front :%s -> %s:%s", self._port, self.upstream_host, self.upstream_port)
         poller = loop.create_task(self._poll())
+        sweeper = loop.create_task(self._sweep())
         try:
             await self._stopping.wait()
         finally:
             poller.cancel()
+            sweeper.cancel()
             self._unbind()
             for pipe in list(self.conns):
                 pipe.client.abort()
@@ -222,6 +326,18 @@ class FaultProxy:
         while True:
             await asyncio.sleep(self.poll_interval_s)
             await self._apply(await self._read_mode())
+
+    async def _sweep(self) -> None:
+        """Deadlines, checked a few times a second: a late request is refused within
+        its deadline plus this period."""
+        period = max(0.05, min(0.5, self.limits.header_timeout_s / 4, self.limits.body_timeout_s / 4))
+        while True:
+            await asyncio.sleep(period)
+            if self.mode != "pass":  # a blackholed platform answers nothing, not even a 408
+                continue
+            now = time.monotonic()
+            for pipe in [p for p in self.conns if p.deadline is not None and p.deadline <= now]:
+                pipe.expire()
 
     async def _read_mode(self) -> str:
         try:
@@ -266,3 +382,23 @@ class FaultProxy:
         if self._server is not None:
             self._server.close()  # closes the listening socket now: connects are refused
             self._server = None
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def wait_listening(host: str, port: int, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+FaultProxy = Front  # the platform's name for it: the front with the fault plan's mode
