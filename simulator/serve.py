@@ -67,7 +67,8 @@ def serve(settings: Settings, reset_state: bool = False) -> int:
         child.terminate()
         proxy.stop()
         return 1
-    log_event(log, "platform_ready", port=s.port, control_port=s.control_port, contracts=s.contracts)
+    log_event(log, "platform_ready", port=s.port, control_port=s.control_port, internal_port=s.internal_port,
+              contracts=s.contracts)
     print(f"platform listening on http://{s.host}:{s.port} (control http://{s.control_host}:{s.control_port})",
           flush=True)
     while not stop.wait(0.5):
