@@ -164,3 +164,15 @@ def test_good_input_still_works_after_all_that(platform, token, case):
     r = post(platform.url, "/v1/eligibility", token, JSON, json.dumps({k: case[k] for k in ("card", "beneficiary",
                                                                                             "domain")}))
     assert r.status_code == 200 and r.json()["decision"] == "eligible"
+
+
+def test_every_401_carries_a_bearer_challenge_and_the_gateway_relays_the_platforms(platform, gateway, case):
+    body = json.dumps({k: case[k] for k in ("card", "beneficiary", "domain")})
+    for base in (platform.url, gateway.url):
+        r = requests.post(base + "/v1/eligibility", data=body, headers={"Content-Type": JSON}, timeout=10)
+        assert r.status_code == 401 and r.headers["WWW-Authenticate"].startswith("Bearer "), (base, r.headers)
+    r = post(gateway.url, "/v1/eligibility", "not-a-token", JSON, body)
+    direct = post(platform.url, "/v1/eligibility", "not-a-token", JSON, body)
+    assert r.status_code == direct.status_code == 401
+    assert r.headers["WWW-Authenticate"] == direct.headers["WWW-Authenticate"]
+    assert 'error="invalid_token"' in r.headers["WWW-Authenticate"]  # the platform's own words, relayed
