@@ -52,7 +52,7 @@ class _Pipe(asyncio.Protocol):
         self.peer = ""
         self.framer: Framer | None = None
         self.deadline: float | None = None  # monotonic; None: no request under way
-        self.phase = "idle"
+        self.phase, self.completed = "idle", 0  # what the deadline was set for
         self.counted = False  # in the front's per-address count
 
     def connection_made(self, transport: asyncio.Transport) -> None:
@@ -77,7 +77,7 @@ class _Pipe(asyncio.Protocol):
             if self.framer.continue_wanted and self.framer.phase == "body":  # the client waits for it
                 self.framer.continue_wanted = False
                 self.client.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-            self._timed(self.framer.phase)
+            self._timed(self.framer.phase, self.framer.completed)
             if whole:
                 if self.upstream is not None:
                     self.upstream.write(whole)
@@ -89,12 +89,13 @@ class _Pipe(asyncio.Protocol):
         else:
             self.reset()
 
-    def _timed(self, phase: str) -> None:
-        """Start the deadline of a phase when it begins; between requests, none (gunicorn's
-        keep-alive closes an idle upstream, and with it this connection)."""
-        if phase == self.phase:
+    def _timed(self, phase: str, completed: int) -> None:
+        """Start the deadline of a phase when it begins (a new request begins one too);
+        between requests, none (gunicorn's keep-alive closes an idle upstream, and with it
+        this connection)."""
+        if (phase, completed) == (self.phase, self.completed):
             return
-        self.phase = phase
+        self.phase, self.completed = phase, completed
         limits = self.proxy.limits
         if phase == "head":
             self.deadline = time.monotonic() + limits.header_timeout_s

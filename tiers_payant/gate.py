@@ -78,6 +78,7 @@ class Framer:
     def __init__(self, peer: str, limits: FrontLimits) -> None:
         self.peer, self.limits = peer.encode(), limits
         self.continue_wanted = False
+        self.completed = 0  # whole requests framed so far on this connection
         self._start()
 
     def _start(self) -> None:
@@ -112,6 +113,7 @@ class Framer:
                 elif isinstance(event, h11.EndOfMessage):
                     trailing = self.conn.trailing_data[0]
                     out += self._emit(self.fed - len(trailing))
+                    self.completed += 1
                     self._start()
                     pending = trailing
                     break

@@ -166,3 +166,11 @@ def test_malformed_request_is_a_problem(front):
     answer = read_answer(s)
     assert answer.startswith(b"HTTP/1.1 400 ") and b"application/problem+json" in answer
     assert Upstream.accepted == 0
+
+
+def test_a_kept_alive_connection_outlives_the_header_deadline(front):
+    with requests.Session() as s:  # one connection: its first request must clear the connection's deadline
+        assert s.get(f"http://{HOST}:{front.port}/a", timeout=5).status_code == 200
+        time.sleep(LIMITS.header_timeout_s * 3)
+        assert s.get(f"http://{HOST}:{front.port}/b", timeout=5).status_code == 200
+    assert front.expired == 0 and Upstream.accepted == 1
