@@ -62,6 +62,18 @@ def figures(samples: list[float | None]) -> dict:
             "max_ms": round(answered[-1] * 1000, 1) if answered else None}
 
 
+def hop_p50_ms(url: str, token: str, body: dict, n: int = 200) -> float:
+    """p50 of `n` kept-alive rights checks, paced like a shop: what one request costs end to end."""
+    took = []
+    with requests.Session() as s:
+        for _ in range(n):
+            started = time.monotonic()
+            s.post(url + "/v1/eligibility", json=body, headers={"Authorization": "Bearer " + token}, timeout=5)
+            took.append(time.monotonic() - started)
+            time.sleep(max(0.0, PACE_S / 2 - took[-1]))
+    return round(statistics.median(took) * 1000, 2)
+
+
 def internal_port(log: str, event: str) -> int:
     m = re.search(r'"event": "' + event + r'".*?"internal_port": (\d+)', log)
     if not m:
@@ -116,6 +128,17 @@ def main() -> int:
         f = result["unprotected_platform"]
         print(f"for comparison, {args.unprotected} slow sockets straight at the platform's gunicorn (no front): "
               f"{f['answered']}/{f['requests']} honest checks answered within {args.bound_s:g} s", flush=True)
+
+        # What the front costs when all is well: the same checks through it and around it.
+        via, around = hop_p50_ms(platform.url, tokens[0], body), hop_p50_ms(f"http://127.0.0.1:{direct}", tokens[0], body)
+        gw_direct = internal_port(gateway.log(), "gateway_ready")
+        gw_via, gw_around = hop_p50_ms(gateway.url, tokens[1], body), hop_p50_ms(f"http://127.0.0.1:{gw_direct}",
+                                                                                 tokens[1], body)
+        result["front_cost_ms"] = {"platform_p50_via": via, "platform_p50_around": around,
+                                   "gateway_p50_via": gw_via, "gateway_p50_around": gw_around}
+        print(f"front's cost, all well (p50 of 200 kept-alive checks): platform {via} ms through it vs {around} ms "
+              f"around it ({via - around:+.2f} ms); gateway {gw_via} vs {gw_around} ms ({gw_via - gw_around:+.2f} ms)",
+              flush=True)
     finally:
         gateway.stop()
         platform.stop()
