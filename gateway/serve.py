@@ -87,8 +87,12 @@ def serve(settings: Settings) -> int:
         signal.signal(sig, lambda *_: stop.set())
     front = None
     try:
-        if not wait_listening("127.0.0.1", internal, 60):
-            log_event(log, "gunicorn_not_listening", logging.ERROR)
+        for _ in range(120):  # up to 60 s, but not a moment longer than gunicorn lives
+            if wait_listening("127.0.0.1", internal, 0.5) or child.poll() is not None:
+                break
+        if child.poll() is not None or not wait_listening("127.0.0.1", internal, 0.1):
+            log_event(log, "gunicorn_not_listening", logging.ERROR, code=child.poll())
+            print("gateway: gunicorn did not start; see the log above", file=sys.stderr, flush=True)
             return 1
         try:
             front = Front(settings.host, settings.port, "127.0.0.1", internal, lambda: "pass",
