@@ -100,6 +100,7 @@ def main() -> int:
         tokens = [login(platform.url, a["client_id"], a["client_secret"]) for a in opticians[:2]]
         wait_until(lambda: caches_loaded(gateway.url), 30)
         body = eligibility(catalogue(20)["opti-a"][0])
+        transitions_before = status(gateway.url)["breaker"]["transitions"]
         for name, proc, token in (("platform", platform, tokens[0]), ("gateway", gateway, tokens[1])):
             samples: list[float | None] = []
             breaker, held = [], []
@@ -111,12 +112,15 @@ def main() -> int:
                 breaker.append(status(gateway.url)["breaker"]["state"])
                 slow.close()
             result[name] = {**figures(samples), "slow_still_open_min": min(held),
-                            "gateway_breaker": sorted(set(breaker))}
+                            "gateway_breaker": sorted(set(breaker)),
+                            "breaker_transitions_so_far": status(gateway.url)["breaker"]["transitions"]
+                            - transitions_before}
             f = result[name]
             print(f"{name}, {args.slow} slow sockets held open ({min(held)} still open at the end of each run): "
                   f"{f['answered']}/{f['requests']} honest checks answered within {args.bound_s:g} s "
                   f"({100 * f['answered_share']:.1f} %), p50 {f['p50_ms']} ms, max {f['max_ms']} ms; "
-                  f"gateway breaker {'/'.join(f['gateway_breaker'])}", flush=True)
+                  f"gateway breaker {'/'.join(f['gateway_breaker'])} "
+                  f"({f['breaker_transitions_so_far']} transitions so far)", flush=True)
 
         # The same attack straight at gunicorn (no front), smaller: it takes far fewer sockets.
         direct = internal_port(platform.log(), "platform_ready")

@@ -44,6 +44,7 @@ def test_500_slow_sockets_each_do_not_starve_platform_or_gateway(tmp_path):
         via_gw = login(platform.url, opticians[1]["client_id"], opticians[1]["client_secret"])
         assert wait_until(lambda: caches_loaded(gateway.url), 30)
         body = eligibility(catalogue(20)["opti-a"][0])
+        before = status(gateway.url)["breaker"]
 
         slow = [SlowClients(platform.extra["port"], SLOW), SlowClients(gateway.extra["port"], SLOW)]
         time.sleep(0.5)  # let both fronts take in every slow socket before measuring
@@ -53,7 +54,9 @@ def test_500_slow_sockets_each_do_not_starve_platform_or_gateway(tmp_path):
 
         assert max(on_platform) < BOUND_S, on_platform
         assert max(on_gateway) < BOUND_S, on_gateway
-        assert st["breaker"]["state"] == "closed", st["breaker"]
+        # Closed, and never opened meanwhile: no transition at all while the sockets were held.
+        assert st["breaker"]["state"] == before["state"] == "closed", st["breaker"]
+        assert st["breaker"]["transitions"] == before["transitions"], (before, st["breaker"])
         # The slow sockets were held open throughout (the header deadline is 10 s), not refused.
         assert [s.still_open() for s in slow] == [SLOW, SLOW]
     finally:
