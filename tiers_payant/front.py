@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import resource
 import signal
 import socket
 import struct
@@ -28,6 +29,17 @@ from .gate import FrameError, Framer, FrontLimits, problem_bytes
 log = logging.getLogger(__name__)
 MODES = ("pass", "refuse", "blackhole", "reset")
 _RST_LINGER = struct.pack("ii", 1, 0)  # SO_LINGER {on, 0 s}: close() sends RST, not FIN
+
+
+def _raise_file_limit(wanted: int) -> None:
+    """Up to the hard limit: a default soft limit of 1,024 would cap the front far below MAX_CONNS."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(hard, wanted)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError):
+            log.warning("cannot raise the open-file limit from %s to %s", soft, target)
 
 
 def _reset(transport: asyncio.Transport) -> None:
@@ -307,6 +319,7 @@ class Front:
         if handle_signals:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self._stopping.set)
+        _raise_file_limit(2 * self.limits.max_conns + 256)  # each connection: a client and an upstream socket
         await self._bind()  # a taken port fails here, at once
         await self._apply(await self._read_mode())
         self._ready.set()
