@@ -28,6 +28,7 @@ from .gate import FrameError, Framer, FrontLimits, problem_bytes
 
 log = logging.getLogger(__name__)
 MODES = ("pass", "refuse", "blackhole", "reset")
+REPORT_EVERY_S = 10.0  # how often refusals are summed up in the log
 _RST_LINGER = struct.pack("ii", 1, 0)  # SO_LINGER {on, 0 s}: close() sends RST, not FIN
 
 
@@ -345,11 +346,19 @@ class Front:
         """Deadlines, checked a few times a second: a late request is refused within
         its deadline plus this period."""
         period = max(0.05, min(0.5, self.limits.header_timeout_s / 4, self.limits.body_timeout_s / 4))
+        reported, reported_at = (0, 0), time.monotonic()
         while True:
             await asyncio.sleep(period)
+            now = time.monotonic()
+            if now - reported_at >= REPORT_EVERY_S and (self.expired, self.capped) != reported:
+                # One line per period, not one per refused socket: an attack must not flood the log.
+                log.warning("front refused requests", extra={"fields": {
+                    "event_kind": "front_refusals", "port": self._port, "timed_out": self.expired - reported[0],
+                    "over_connection_cap": self.capped - reported[1], "open": self.open,
+                    "addresses": len(self.per_ip)}})
+                reported, reported_at = (self.expired, self.capped), now
             if self.mode != "pass":  # a blackholed platform answers nothing, not even a 408
                 continue
-            now = time.monotonic()
             for pipe in [p for p in self.conns if p.deadline is not None and p.deadline <= now]:
                 pipe.expire()
 
