@@ -28,6 +28,7 @@ from .gate import FrameError, Framer, FrontLimits, problem_bytes
 
 log = logging.getLogger(__name__)
 MODES = ("pass", "refuse", "blackhole", "reset")
+LINGER_S = 1.0  # after a refusal, how long what the client still sends is read and dropped
 REPORT_EVERY_S = 10.0  # how often refusals are summed up in the log
 _RST_LINGER = struct.pack("ii", 1, 0)  # SO_LINGER {on, 0 s}: close() sends RST, not FIN
 
@@ -67,6 +68,7 @@ class _Pipe(asyncio.Protocol):
         self.deadline: float | None = None  # monotonic; None: no request under way
         self.phase, self.completed = "idle", 0  # what the deadline was set for
         self.counted = False  # in the front's per-address count
+        self.refused = False  # a refusal was written: what follows is read and dropped
 
     def connection_made(self, transport: asyncio.Transport) -> None:
         self.client = transport
@@ -80,6 +82,8 @@ class _Pipe(asyncio.Protocol):
         self.deadline = time.monotonic() + limits.header_timeout_s  # a first request is due
 
     def data_received(self, data: bytes) -> None:
+        if self.refused:
+            return  # answered already; lingering until the client closes
         mode = self.proxy.mode
         if mode == "pass":
             try:
@@ -132,11 +136,21 @@ class _Pipe(asyncio.Protocol):
         self.proxy.conns.discard(self)
         if self.upstream is not None:
             self.upstream.abort()
+        self.refused = True
         self.client.write(answer)
-        self.client.close()  # after the answer is flushed
+        if self.client.can_write_eof():
+            # Lingering close, as web servers do: FIN after the answer, then read and drop what
+            # the client still sends for a moment. Closing at once would answer its next bytes
+            # with an RST, which can destroy the answer before the client has read it.
+            self.client.write_eof()
+            asyncio.get_running_loop().call_later(LINGER_S, self.client.close)
+        else:
+            self.client.close()  # after the answer is flushed
 
     def eof_received(self) -> bool:
         self.client_eof = True
+        if self.refused:
+            return False  # the client read its answer and closed: close now
         if self.framer is not None and self.framer.phase != "idle":
             self.reset()  # a request cut short: nothing whole to forward
             return False
