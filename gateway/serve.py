@@ -1,6 +1,6 @@
 """`python -m gateway serve`: the gateway under gunicorn (gthread workers), behind the front.
 
-    clients -> front (--port: whole requests only, deadlines, per-address caps; tiers_payant/front.py)
+    clients -> front (--port: whole requests only, deadlines, per-address caps; tiers_payant/front/)
             -> gunicorn on a loopback port (its child process) -> the gateway app
 
 This process writes the settings into GW_* variables, gives prometheus_client a fresh
@@ -25,8 +25,7 @@ from gunicorn.app.base import BaseApplication
 from gateway.online.breaker import config_of
 from gateway.online.breaker_store import SharedBreaker
 from gateway.settings import Settings, to_env
-from tiers_payant.front import Front, free_port, wait_listening
-from tiers_payant.gate import limits_from_env
+from tiers_payant.front import Front, free_port, limits_from_env, wait_listening
 from tiers_payant.httpkit import log_event, setup_logging
 
 log = logging.getLogger("gateway.serve")

@@ -9,7 +9,7 @@ import os
 import threading
 import time
 
-from tiers_payant.gate import limits_from_env
+from tiers_payant.front import limits_from_env
 
 from .plan import FaultPlan, plan_from_json, transport_action
 from .proxy import FaultProxy

@@ -15,8 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from tiers_payant.front import Front
-from tiers_payant.gate import FrontLimits
+from tiers_payant.front import Front, FrontLimits
 
 pytestmark = pytest.mark.integration
 HOST = "127.0.0.1"

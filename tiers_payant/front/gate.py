@@ -2,7 +2,7 @@
 
 gunicorn's gthread worker gives a thread to a connection as soon as bytes arrive and keeps
 it until the request has been read; a client that trickles its headers holds that thread
-for as long as it likes (slowloris). The front (`tiers_payant/front.py`, asyncio) reads
+for as long as it likes (slowloris). The front (`tiers_payant/front/`, asyncio) reads
 each request through this gate and forwards it only once it has fully arrived, so a
 worker thread is never held by a request still on the wire. Framing is h11's (the HTTP/1.1
 parser of httpcore and uvicorn, python-hyper); the head is re-written from what h11
@@ -26,7 +26,7 @@ from http import HTTPStatus
 
 import h11
 
-from .problems import PROBLEM_CONTENT_TYPE, Problem
+from ..problems import PROBLEM_CONTENT_TYPE, Problem
 
 _HEAD_END = re.compile(rb"\n\r?\n")
 _DROPPED = {b"x-forwarded-for", b"forwarded", b"expect"}  # re-written by the gate
