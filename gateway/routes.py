@@ -25,6 +25,8 @@ def _answer(a) -> Response:
     resp.headers["X-Gateway-Mode"] = a.mode
     if a.retry_after:
         resp.headers["Retry-After"] = a.retry_after
+    if a.status == 401:  # the platform's challenge, else ours: every 401 carries one
+        resp.headers["WWW-Authenticate"] = a.www_authenticate or 'Bearer realm="tiers-payant"'
     return resp
 
 

@@ -1,22 +1,34 @@
-"""`python -m gateway serve`: the gateway under gunicorn (gthread workers).
+"""`python -m gateway serve`: the gateway under gunicorn (gthread workers), behind the front.
 
-This process is gunicorn's master. Before the workers start it writes the settings into
-GW_* variables, gives prometheus_client a fresh multiprocess directory, and resets the
-shared breaker file (a new gateway starts closed; the prober re-opens it within moments
-if the platform is still down). The journal and the caches are kept: they are what a
+    clients -> front (--port: whole requests only, deadlines, per-address caps; tiers_payant/front/)
+            -> gunicorn on a loopback port (its child process) -> the gateway app
+
+This process writes the settings into GW_* variables, gives prometheus_client a fresh
+multiprocess directory, resets the shared breaker file (a new gateway starts closed; the
+prober re-opens it within moments if the platform is still down), starts gunicorn
+(`python -m gateway.serve <bind>`, its master) and, once it listens, serves the front on
+the public port until SIGTERM. The journal and the caches are kept: they are what a
 gateway restarted during an outage answers from.
 """
 from __future__ import annotations
 
+import logging
 import os
 import shutil
+import signal
+import subprocess
+import sys
+import threading
 
 from gunicorn.app.base import BaseApplication
 
 from gateway.online.breaker import config_of
 from gateway.online.breaker_store import SharedBreaker
 from gateway.settings import Settings, to_env
+from tiers_payant.front import Front, free_port, limits_from_env, wait_listening
 from tiers_payant.httpkit import log_event, setup_logging
+
+log = logging.getLogger("gateway.serve")
 
 
 def _worker_exit(server, worker) -> None:
@@ -51,14 +63,59 @@ def prepare(settings: Settings) -> None:
         SharedBreaker(settings.breaker_path, config_of(settings)).reset()
 
 
-def serve(settings: Settings) -> int:
-    setup_logging()
-    prepare(settings)
-    log_event(__import__("logging").getLogger("gateway.serve"), "gateway_starting", port=settings.port,
-              platform=settings.platform_url, resilience=settings.resilience, workers=settings.workers)
-    GatewayServer({"bind": f"{settings.host}:{settings.port}", "workers": settings.workers,
+def run_workers(bind: str) -> None:
+    """gunicorn's master, in the child process; settings come from the GW_* variables."""
+    from gateway.settings import from_env
+    settings = from_env()
+    GatewayServer({"bind": bind, "workers": settings.workers,
                    "worker_class": "gthread", "threads": settings.threads, "timeout": 60,
                    "graceful_timeout": 5, "keepalive": 30, "backlog": 2048, "accesslog": None,
                    "control_socket_disable": True,  # gunicorn 23+ shares one socket path per user otherwise
                    "worker_exit": _worker_exit}).run()
-    return 0
+
+
+def serve(settings: Settings) -> int:
+    setup_logging()
+    prepare(settings)
+    log_event(log, "gateway_starting", port=settings.port, platform=settings.platform_url,
+              resilience=settings.resilience, workers=settings.workers)
+    internal = free_port()
+    child = subprocess.Popen([sys.executable, "-m", "gateway.serve", f"127.0.0.1:{internal}"], env=dict(os.environ))
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    front = None
+    try:
+        for _ in range(120):  # up to 60 s, but not a moment longer than gunicorn lives
+            if wait_listening("127.0.0.1", internal, 0.5) or child.poll() is not None:
+                break
+        if child.poll() is not None or not wait_listening("127.0.0.1", internal, 0.1):
+            log_event(log, "gunicorn_not_listening", logging.ERROR, code=child.poll())
+            print("gateway: gunicorn did not start; see the log above", file=sys.stderr, flush=True)
+            return 1
+        try:
+            front = Front(settings.host, settings.port, "127.0.0.1", internal, lambda: "pass",
+                          limits_from_env("GW_", dict(os.environ)), poll_interval_s=1.0).start()
+        except OSError as e:
+            log_event(log, "front_cannot_bind", logging.ERROR, port=settings.port, error=str(e))
+            print(f"gateway: cannot listen on {settings.host}:{settings.port}: {e}", file=sys.stderr, flush=True)
+            return 1
+        log_event(log, "gateway_ready", port=settings.port, internal_port=internal)
+        while not stop.wait(0.5):
+            if child.poll() is not None:
+                log_event(log, "gunicorn_exited", logging.ERROR, code=child.returncode)
+                return 1
+        return 0
+    finally:
+        if front is not None:
+            front.stop()
+        if child.poll() is None:
+            child.terminate()
+            try:
+                child.wait(10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+
+if __name__ == "__main__":
+    run_workers(sys.argv[1])

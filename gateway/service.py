@@ -33,6 +33,7 @@ class Answer:
     content_type: str = "application/json"
     mode: str = "online"
     retry_after: str | None = None  # relayed with a platform's 429
+    www_authenticate: str | None = None  # relayed with a platform's 401
 
 
 class GatewayService:
@@ -104,7 +105,8 @@ class GatewayService:
                 pass
         match = _DECISION.search(body, 0, 400) if reply.status < 300 else None
         self._count(op, "online", match.group(1).decode() if match else ("ok" if reply.status < 300 else "error"))
-        return Answer(reply.status, body, reply.content_type, "online", reply.retry_after)
+        return Answer(reply.status, body, reply.content_type, "online", reply.retry_after,
+                      reply.www_authenticate if reply.status == 401 else None)
 
     def _offline_json(self, op: str, answer: dict) -> Answer:
         self._count(op, "offline", str(answer.get("decision") or answer.get("status") or "ok"))

@@ -21,7 +21,7 @@ from .guard import NoGuard
 from .platform import Platform
 from .policy import standin_policy
 from .population import Population
-from .security import build_guard
+from .security import build_guard, build_login_throttle
 from .security.admin import bp as security_admin_bp
 from . import state_identity
 from .settings import Settings, with_installation_keys
@@ -51,7 +51,8 @@ def build_services(settings: Settings) -> Services:
     state_identity.claim(store, settings)  # serve checked it already; a worker started alone checks too
     seed_revocations(store, population)
     guard = build_guard(settings, store)  # NoGuard when detection and rate limits are both off
-    return Services(settings, population, store, Platform(settings, population, store), Auth(settings, store),
+    return Services(settings, population, store, Platform(settings, population, store),
+                    Auth(settings, store, build_login_throttle(store)),
                     {a.number: standin_policy(settings.seed, a) for a in population.amcs}, Counters(store), guard)
 
 

@@ -5,6 +5,11 @@ fault proxy, and the control port), so which API a request may reach is decided 
 socket it arrived on, not by the Host header a client can forge. Every call on the
 control port needs the admin token, even a wrong path (a 401 before a 404 keeps the
 route map from strangers). Blueprints named `control` or `control_*` belong to this port.
+
+The Host header is checked too, before the token: a page on a foreign site that rebinds
+its DNS name to 127.0.0.1 reaches the port, but its requests carry that foreign name
+(403 `HOST_NOT_ALLOWED`). Allowed: loopback names, the control host, and
+`SIM_CONTROL_ALLOWED_HOSTS` (comma-separated, for a control port exposed under a name).
 """
 from __future__ import annotations
 
@@ -45,6 +50,24 @@ def is_control_blueprint(name: str | None) -> bool:
     return name is not None and (name == "control" or name.startswith(("control_", "control.")))
 
 
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def host_name(header: str) -> str:
+    """The name part of a Host header, lower-case, without port or IPv6 brackets. Pure."""
+    h = header.strip().lower()
+    if h.startswith("["):
+        return h[1:h.find("]")] if "]" in h else h
+    return h.rsplit(":", 1)[0] if h.count(":") == 1 else h
+
+
+def host_allowed(header: str | None, settings) -> bool:
+    if not header:
+        return False
+    allowed = LOOPBACK_NAMES | {settings.control_host.lower()} | set(settings.control_allowed_hosts)
+    return host_name(header) in allowed - {"0.0.0.0", "::"}
+
+
 def require_admin() -> None:
     """401 problem unless `Authorization: Bearer <admin token>`; constant-time compare."""
     expected = svc().settings.admin_token.encode()
@@ -60,6 +83,9 @@ def _dispatch():
     if control_port and request.path == "/v1/identity":
         return identity()  # before the token check: it is how a client decides whether to send the token
     if control_port:
+        if not host_allowed(request.headers.get("Host"), svc().settings):
+            raise Problem("HOST_NOT_ALLOWED", "the control API answers only for its own host names "
+                                              "(loopback, SIM_CONTROL_HOST, SIM_CONTROL_ALLOWED_HOSTS)")
         require_admin()
         if request.path == "/healthz":  # the platform's /healthz has the same rule; this port answers its own
             return json_response({"status": "ok", "api": "control"})

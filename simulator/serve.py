@@ -12,12 +12,11 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
-import time
 
+from tiers_payant.front import free_port, wait_listening
 from tiers_payant.httpkit import log_event, setup_logging
 
 from . import state_identity
@@ -27,23 +26,6 @@ from .settings import Settings, to_env, with_admin_token
 from .store import Store
 
 log = logging.getLogger("simulator.serve")
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
-def wait_listening(host: str, port: int, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection((host, port), timeout=0.5):
-                return True
-        except OSError:
-            time.sleep(0.05)
-    return False
 
 
 def gunicorn_command(s: Settings) -> list[str]:
@@ -86,7 +68,8 @@ def serve(settings: Settings, reset_state: bool = False) -> int:
         child.terminate()
         proxy.stop()
         return 1
-    log_event(log, "platform_ready", port=s.port, control_port=s.control_port, contracts=s.contracts)
+    log_event(log, "platform_ready", port=s.port, control_port=s.control_port, internal_port=s.internal_port,
+              contracts=s.contracts)
     print(f"platform listening on http://{s.host}:{s.port} (control http://{s.control_host}:{s.control_port})",
           flush=True)
     while not stop.wait(0.5):

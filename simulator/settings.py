@@ -29,6 +29,7 @@ class Settings:
     port: int = 8081
     control_host: str = "127.0.0.1"
     control_port: int = 8082
+    control_allowed_hosts: tuple[str, ...] = ()  # Host names the control API answers besides loopback's
     internal_port: int = 0  # gunicorn's loopback port behind the fault proxy
     state_dir: str = "var/simulator"
     admin_token: str = ""
@@ -68,6 +69,8 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         port=int(g("SIM_PORT", "8081")),
         control_host=g("SIM_CONTROL_HOST", "127.0.0.1"),
         control_port=int(g("SIM_CONTROL_PORT", "8082")),
+        control_allowed_hosts=tuple(h.strip().lower() for h in g("SIM_CONTROL_ALLOWED_HOSTS", "").split(",")
+                                    if h.strip()),
         internal_port=int(g("SIM_INTERNAL_PORT", "0")),
         state_dir=g("SIM_STATE_DIR", "var/simulator"),
         admin_token=g("SIM_ADMIN_TOKEN", ""),
@@ -89,6 +92,7 @@ def to_env(s: Settings) -> dict[str, str]:
         "SIM_SEED": str(s.seed), "SIM_BENEFICIARIES": str(s.beneficiaries), "SIM_AMC_COUNT": str(s.amc_count),
         "SIM_ACCOUNTS": str(s.accounts), "SIM_HOST": s.host, "SIM_PORT": str(s.port),
         "SIM_CONTROL_HOST": s.control_host, "SIM_CONTROL_PORT": str(s.control_port),
+        "SIM_CONTROL_ALLOWED_HOSTS": ",".join(s.control_allowed_hosts),
         "SIM_INTERNAL_PORT": str(s.internal_port), "SIM_STATE_DIR": s.state_dir,
         "SIM_ADMIN_TOKEN": s.admin_token, "SIM_TOKEN_TTL_S": str(s.token_ttl_s),
         "SIM_PEC_VALIDITY_DAYS": str(s.pec_validity_days), "SIM_WORKERS": str(s.workers),

@@ -72,6 +72,8 @@ def problem_response(p: Problem) -> Response:
     resp = Response(json.dumps(p.to_dict()), status=p.http_status, mimetype=PROBLEM_CONTENT_TYPE)
     for k, v in p.headers.items():
         resp.headers[k] = v
+    if p.http_status == 401 and "WWW-Authenticate" not in resp.headers:  # RFC 9110 section 15.5.2: MUST
+        resp.headers["WWW-Authenticate"] = 'Bearer realm="tiers-payant"'
     return resp
 
 

@@ -24,3 +24,10 @@ def secrets_equal(a: str, b: str) -> bool:
     """Constant-time comparison for tokens and client secrets. Total on any str: JSON lets a
     client send a lone surrogate, which a plain `.encode()` turns into a 500."""
     return hmac.compare_digest(a.encode("utf-8", "surrogatepass"), b.encode("utf-8", "surrogatepass"))
+
+
+def secret_digest(secret: str) -> str:
+    """Stored and compared form of a client secret. Secrets are 128-bit random strings, so a
+    fast hash suffices (there is no dictionary to slow down); comparing digests keeps the
+    comparison constant-time whatever length is sent."""
+    return "sha256:" + hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()

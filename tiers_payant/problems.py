@@ -49,16 +49,24 @@ _CODES = [
     Code("MALFORMED_JSON", 400, "The body is not valid JSON"),
     Code("BAD_REQUEST", 400, "The request cannot be understood"),
     Code("UNAUTHORIZED", 401, "A valid bearer token is required"),
+    # OAuth2 token endpoint (RFC 6749 section 5.2): each also carries `error` / `error_description`.
+    Code("INVALID_REQUEST", 400, "The token request is malformed"),
+    Code("UNSUPPORTED_GRANT_TYPE", 400, "Only the client_credentials grant is supported"),
+    Code("INVALID_SCOPE", 400, "The requested scope is not granted to this client"),
     Code("INVALID_CLIENT", 401, "Unknown client or wrong secret"),
+    Code("LOGIN_THROTTLED", 429, "Too many failed logins; retry after the delay given"),
     Code("FORBIDDEN", 403, "This account may not do this"),
+    Code("HOST_NOT_ALLOWED", 403, "The Host header names a host this service does not answer for"),
     Code("ACCOUNT_SUSPENDED", 403, "The professional account is suspended"),
     Code("NOT_FOUND", 404, "No such resource"),
     Code("METHOD_NOT_ALLOWED", 405, "Method not allowed on this resource"),
+    Code("REQUEST_TIMEOUT", 408, "The request did not arrive in full within the read deadline"),
     Code("IDEMPOTENCY_KEY_REUSED", 422, "The idempotency key was used with another request payload"),
     Code("IDEMPOTENCY_IN_PROGRESS", 409, "A request with this idempotency key is still being decided"),
     Code("PAYLOAD_TOO_LARGE", 413, "The body is larger than allowed"),
     Code("UNSUPPORTED_MEDIA_TYPE", 415, "The content type is not supported"),
     Code("RATE_LIMITED", 429, "Too many requests for this account"),
+    Code("TOO_MANY_CONNECTIONS", 429, "Too many open connections from this address"),
     Code("INTERNAL_ERROR", 500, "Unexpected error"),
     Code("UPSTREAM_ERROR", 502, "The platform answered with an error"),
     Code("SERVICE_UNAVAILABLE", 503, "The service is unavailable"),
@@ -85,6 +93,7 @@ class Problem(Exception):
     errors: list[FieldError] = field(default_factory=list)
     headers: dict[str, str] = field(default_factory=dict)
     status: int | None = None  # override of the registry's status (rare: 5xx from faults)
+    members: dict[str, Any] = field(default_factory=dict)  # extension members (RFC 9457 section 3.2), e.g. OAuth2's `error`
 
     def __post_init__(self) -> None:
         if self.code not in REGISTRY:
@@ -104,6 +113,7 @@ class Problem(Exception):
             "detail": self.detail or entry.title,
             "code": self.code,
             "errors": [{"path": e.path, "message": e.message, "code": e.code} for e in self.errors],
+            **self.members,
         }
 
 

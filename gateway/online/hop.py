@@ -29,6 +29,7 @@ class Reply:
     body: bytes
     content_type: str
     retry_after: str | None = None
+    www_authenticate: str | None = None  # relayed with a platform's 401 (RFC 9110 section 11.6.1)
 
 
 class HopError(Exception):
@@ -152,7 +153,7 @@ class PlatformHop:
         resp = conn.getresponse()
         data = resp.read()
         return Reply(resp.status, data, resp.getheader("Content-Type", "application/json"),
-                     resp.getheader("Retry-After"))
+                     resp.getheader("Retry-After"), resp.getheader("WWW-Authenticate"))
 
 
 def _dropped(conn: http.client.HTTPConnection) -> bool:

@@ -3,19 +3,21 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import time
 import uuid
-from urllib.parse import parse_qs
 
 from flask import request
 
-from tiers_payant.parsing import MAX_BODY_BYTES, check_size, parse_json_object
-from tiers_payant.privacy import secrets_equal
+from tiers_payant.parsing import MAX_BODY_BYTES, check_size
+from tiers_payant.privacy import secret_digest, secrets_equal
 from tiers_payant.problems import Problem
 from tiers_payant.tokens import Principal, bearer, issue_token, verify_token
 
 from ..accounts import Account, account_by_client_id
 from ..keys import TOKEN_KID, private_key
+from ..security.ratelimit import retry_after_header
+from .oauth import oauth_problem, parse_token_request
 
 
 def gateway_account(seed: int, client_id: str) -> Account | None:
@@ -26,10 +28,31 @@ def gateway_account(seed: int, client_id: str) -> Account | None:
     return Account(0, client_id, secret, "00", "00000000000")
 
 
+# What a token lets its holder do (informational: each operation checks the account itself).
+PROFESSIONAL_SCOPE = ("eligibility", "pec")
+GATEWAY_SCOPE = ("eligibility", "pec", "keys", "revocations", "advices")
+TOKEN_HEADERS = {"Cache-Control": "no-store", "Pragma": "no-cache"}  # RFC 6749 section 5.1
+DUMMY_SECRET = "0" * 32
+
+
+def client_address(settings) -> str:
+    """The caller's address. Behind the platform's front (the internal port) it is the
+    `X-Forwarded-For` the front wrote, having dropped any the client sent."""
+    from ..control import request_port
+    fwd = request.headers.get("X-Forwarded-For")
+    if fwd and settings.internal_port and request_port() == settings.internal_port:
+        try:
+            return str(ipaddress.ip_address(fwd.strip()))
+        except ValueError:
+            pass
+    return request.remote_addr or "unknown"
+
+
 class Auth:
-    def __init__(self, settings, store) -> None:
+    def __init__(self, settings, store, throttle=None) -> None:
         self.settings = settings
         self.store = store
+        self.throttle = throttle
         self.keys = {TOKEN_KID: private_key(settings.seed, TOKEN_KID).public_key()}
 
     def account_state(self, client_id: str):
@@ -37,38 +60,54 @@ class Auth:
                                 (client_id,))
         return rows[0] if rows else None
 
-    def login(self) -> dict:
-        """OAuth2 client-credentials grant; form body (as OAuth2 clients send) or JSON."""
+    def login(self) -> tuple[dict, dict[str, str]]:
+        """OAuth2 client-credentials grant (RFC 6749 section 4.4); (answer, headers).
+
+        Unknown and known client ids do the same work (one throttle read, one account read,
+        one HMAC and one digest comparison, one failure write), so timing tells them apart
+        no better than chance."""
+        try:
+            return self._login(), TOKEN_HEADERS
+        except Problem as p:
+            p = oauth_problem(p)
+            p.headers.update(TOKEN_HEADERS)
+            raise p from None
+
+    def _login(self) -> dict:
         mime = (request.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         raw = request.stream.read(MAX_BODY_BYTES + 1)
         check_size(None, raw)
-        if mime == "application/x-www-form-urlencoded":
-            form = {k: v[0] for k, v in parse_qs(raw.decode("utf-8", "replace")).items()}
-        elif mime == "application/json":
-            form = parse_json_object(raw)
-        else:
-            raise Problem("UNSUPPORTED_MEDIA_TYPE", "send application/x-www-form-urlencoded or application/json")
-        if form.get("grant_type") != "client_credentials":
-            raise Problem("VALIDATION_FAILED", "grant_type must be client_credentials")
-        client_id, secret = form.get("client_id"), form.get("client_secret")
-        if request.authorization and request.authorization.type == "basic":  # RFC 6749 client_secret_basic
-            client_id, secret = request.authorization.username, request.authorization.password
-        if not isinstance(client_id, str) or not isinstance(secret, str):
-            raise Problem("INVALID_CLIENT", "client_id and client_secret are required")
+        creds = parse_token_request(mime, raw, request.headers.get("Authorization"))
+        client_id, source, now = creds.client_id[:128], client_address(self.settings), time.time()
+        wait = self.throttle.check(client_id, source, now) if self.throttle else 0.0
+        if wait > 0:
+            raise Problem("LOGIN_THROTTLED", f"too many failed logins for this client or address; retry in "
+                          f"{retry_after_header(wait)} s", headers={"Retry-After": retry_after_header(wait)})
         account = (gateway_account(self.settings.seed, client_id) if client_id.startswith("gw-")
                    else account_by_client_id(self.settings.seed, client_id, self.settings.accounts))
-        state = self.account_state(client_id) if account else None
-        expected = (state["secret"] if state is not None and state["secret"] else account.client_secret) if account else ""
-        if account is None or not secrets_equal(secret, expected):
+        if account is None:  # the same HMAC a known id costs, on a dummy
+            gateway_account(self.settings.seed, "gw-000000")
+        state = self.account_state(client_id)  # always read: unknown ids cost the same query
+        stored = state["secret"] if state is not None and state["secret"] else None
+        expected = stored if stored and stored.startswith("sha256:") else secret_digest(
+            stored or (account.client_secret if account else DUMMY_SECRET))
+        if not secrets_equal(secret_digest(creds.secret), expected) or account is None:
+            if self.throttle:
+                self.throttle.failed(client_id, source, now)
             raise Problem("INVALID_CLIENT", "unknown client or wrong secret")
         if state is not None and state["suspended_at"] is not None:
             raise Problem("ACCOUNT_SUSPENDED", "this account is suspended; ask the platform's support")
-        now = time.time()
+        scope = " ".join(GATEWAY_SCOPE if client_id.startswith("gw-") else PROFESSIONAL_SCOPE)
+        if creds.scope is not None and not set(creds.scope.split()) <= set(scope.split()):
+            raise Problem("INVALID_SCOPE", f"this client may ask for: {scope}")
+        if self.throttle:
+            self.throttle.succeeded(client_id, source, now)
         token = issue_token(private_key(self.settings.seed, TOKEN_KID), TOKEN_KID, client_id=client_id,
                             rpps=account.rpps, profession=account.profession,
                             credential_version=state["credential_version"] if state is not None else 0,
                             now=now, ttl_s=self.settings.token_ttl_s, jti=uuid.uuid4().hex)
-        return {"access_token": token, "token_type": "Bearer", "expires_in": self.settings.token_ttl_s}
+        return {"access_token": token, "token_type": "Bearer", "expires_in": self.settings.token_ttl_s,
+                "scope": scope}
 
     def principal(self) -> Principal:
         p = verify_token(bearer(request.headers.get("Authorization")), self.keys, time.time())

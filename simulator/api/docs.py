@@ -6,7 +6,7 @@ import html
 from flask import Blueprint, Response, current_app
 
 from tiers_payant.httpkit import json_response
-from tiers_payant.openapi import document, operation, professional_paths
+from tiers_payant.openapi import _problems, document, operation, professional_paths
 from tiers_payant.problems import registry_table
 from tiers_payant.schemas import AdvicesRequest
 
@@ -34,6 +34,7 @@ def platform_openapi() -> dict:
                                               "client_id": {"type": "string"}, "client_secret": {"type": "string"}}}}}},
                                       "responses": {"200": {"description": "token"},
                                                     "401": {"description": "problem document"}}}}
+    paths["/oauth/token"]["post"]["responses"].update(_problems(400, 401, 403, 413, 415, 429))  # RFC 6749 `error` too
     paths["/healthz"] = {"get": {"summary": "Liveness", "responses": {"200": {"description": "ok"}}}}
     return document("Tiers-payant platform simulator", DESCRIPTION, paths)
 

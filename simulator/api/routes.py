@@ -38,7 +38,8 @@ def _idempotency_key() -> str | None:
 
 @bp.post("/oauth/token")
 def token():
-    return json_response(svc().auth.login())
+    answer, headers = svc().auth.login()
+    return json_response(answer, headers=headers)
 
 
 @bp.post("/v1/eligibility")

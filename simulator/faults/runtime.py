@@ -5,8 +5,11 @@ from the shared store at most every `ttl_s` and computes the fault in force itse
 """
 from __future__ import annotations
 
+import os
 import threading
 import time
+
+from tiers_payant.front import limits_from_env
 
 from .plan import FaultPlan, plan_from_json, transport_action
 from .proxy import FaultProxy
@@ -40,6 +43,7 @@ class PlanReader:
 
 
 def start_proxy(settings, store) -> FaultProxy:
+    """The public port: whole requests only (SIM_FRONT_* limits), and the plan's socket faults."""
     reader = PlanReader(store, ttl_s=0.02)
     return FaultProxy(settings.host, settings.port, "127.0.0.1", settings.internal_port,
-                      reader.transport_mode).start()
+                      reader.transport_mode, limits_from_env("SIM_", dict(os.environ))).start()

@@ -1,5 +1,6 @@
 """The platform's abuse controls behind the `simulator.guard` seam.
 
+`build_login_throttle(store)` counts failed logins at the token endpoint (logins.py).
 `build_guard(settings, store)` is what `simulator/app.py` calls: a per-account token
 bucket (429 + Retry-After) unless `rate_per_s <= 0`, and enumeration detection with
 automatic suspension unless `--detection off`. Both keep their state in the shared SQLite
@@ -21,6 +22,7 @@ from tiers_payant.problems import Problem
 
 from ..guard import NoGuard
 from .detection import Lookup, Thresholds, classify
+from .logins import LoginPolicy, LoginThrottle
 from .ratelimit import SharedRateLimiter, retry_after_header
 from .suspension import LookupWatch
 
@@ -68,14 +70,26 @@ class SecurityGuard:
                       detail=verdict.detail, offline=True)
 
 
+def _from_env(default, prefix: str, env: dict[str, str]):
+    for f in fields(default):
+        raw = env.get(prefix + f.name.upper())
+        if raw is not None:
+            default = replace(default, **{f.name: type(getattr(default, f.name))(raw)})
+    return default
+
+
 def thresholds_from_env(env: dict[str, str]) -> Thresholds:
     """`SIM_DETECT_<FIELD>` overrides any threshold (e.g. SIM_DETECT_MAX_DISTINCT_PROBED=10)."""
-    t = Thresholds()
-    for f in fields(Thresholds):
-        raw = env.get("SIM_DETECT_" + f.name.upper())
-        if raw is not None:
-            t = replace(t, **{f.name: type(getattr(t, f.name))(raw)})
-    return t
+    return _from_env(Thresholds(), "SIM_DETECT_", env)
+
+
+def login_policy_from_env(env: dict[str, str]) -> LoginPolicy:
+    """`SIM_LOGIN_<FIELD>` overrides the failed-login policy (e.g. SIM_LOGIN_MAX_DELAY_S=5)."""
+    return _from_env(LoginPolicy(), "SIM_LOGIN_", env)
+
+
+def build_login_throttle(store) -> LoginThrottle:
+    return LoginThrottle(store, login_policy_from_env(dict(os.environ)))
 
 
 def build_guard(settings, store, thresholds: Thresholds | None = None):

@@ -12,6 +12,8 @@ import json
 import secrets
 import sqlite3
 
+from tiers_payant.privacy import secret_digest
+
 from .detection import Lookup, Thresholds, Verdict, WindowStats, judge_long_window, judge_window, needs_window_check
 
 RESTORED = "account-restored"
@@ -97,12 +99,13 @@ def enable(store, client_id: str, now: float) -> bool:
 
 
 def reset_credentials(store, client_id: str, now: float) -> dict:
-    """A new secret and credential version: every token issued before stops working."""
+    """A new secret and credential version: every token issued before stops working. Only
+    the secret's digest is stored; the answer shows the secret once."""
     secret = secrets.token_urlsafe(24)
     with store.tx() as db:
         db.execute("INSERT INTO accounts (client_id, secret, credential_version) VALUES (?, ?, 1) "
                    "ON CONFLICT (client_id) DO UPDATE SET secret=excluded.secret, "
-                   "credential_version=credential_version + 1", (client_id, secret))
+                   "credential_version=credential_version + 1", (client_id, secret_digest(secret)))
         version = db.execute("SELECT credential_version FROM accounts WHERE client_id=?", (client_id,)).fetchone()[0]
         # In the revocation feed: gateways refuse older tokens offline, advices made with one
         # after this instant are rejected.

@@ -151,7 +151,7 @@ def test_gateway_answers_hostile_input_with_a_problem(platform, gateway, token, 
     (JSON, b'{"a":' * 5000 + b"1" + b"}" * 5000, 400, "MALFORMED_JSON"),
     (JSON, json.dumps({"grant_type": "client_credentials", "client_id": "opt-000000", "client_secret": "\ud800"}).encode(),
      401, "INVALID_CLIENT"),
-    (JSON, b"[1, 2]", 422, "VALIDATION_FAILED"),
+    (JSON, b"[1, 2]", 400, "INVALID_REQUEST"),  # RFC 6749 section 5.2: invalid_request
     ("application/x-www-form-urlencoded", b"a=" + b"x" * 70_000, 413, "PAYLOAD_TOO_LARGE"),
     ("text/plain", b"grant_type=client_credentials", 415, "UNSUPPORTED_MEDIA_TYPE"),
 ])
@@ -164,3 +164,15 @@ def test_good_input_still_works_after_all_that(platform, token, case):
     r = post(platform.url, "/v1/eligibility", token, JSON, json.dumps({k: case[k] for k in ("card", "beneficiary",
                                                                                             "domain")}))
     assert r.status_code == 200 and r.json()["decision"] == "eligible"
+
+
+def test_every_401_carries_a_bearer_challenge_and_the_gateway_relays_the_platforms(platform, gateway, case):
+    body = json.dumps({k: case[k] for k in ("card", "beneficiary", "domain")})
+    for base in (platform.url, gateway.url):
+        r = requests.post(base + "/v1/eligibility", data=body, headers={"Content-Type": JSON}, timeout=10)
+        assert r.status_code == 401 and r.headers["WWW-Authenticate"].startswith("Bearer "), (base, r.headers)
+    r = post(gateway.url, "/v1/eligibility", "not-a-token", JSON, body)
+    direct = post(platform.url, "/v1/eligibility", "not-a-token", JSON, body)
+    assert r.status_code == direct.status_code == 401
+    assert r.headers["WWW-Authenticate"] == direct.headers["WWW-Authenticate"]
+    assert 'error="invalid_token"' in r.headers["WWW-Authenticate"]  # the platform's own words, relayed

@@ -10,6 +10,7 @@ from simulator.security.detection import Lookup, Thresholds, summarise
 from simulator.security.suspension import (RESTORED, LookupWatch, account_report, alerts, enable, reset_credentials,
                                            window_stats)
 from simulator.store import Store
+from tiers_payant.privacy import secret_digest
 
 
 @pytest.fixture
@@ -96,13 +97,14 @@ def test_a_second_suspension_gets_a_fresh_revocation_version(store):
     assert [r["kind"] for r in rows] == ["account"] and rows[0]["seq"] > first_seq
 
 
-def test_reset_credentials_bumps_the_version_and_stores_the_new_secret(store):
+def test_reset_credentials_bumps_the_version_and_stores_the_new_secrets_digest(store):
     first = reset_credentials(store, "aud-000001", 1000.0)
     second = reset_credentials(store, "aud-000001", 1001.0)
     assert (first["credential_version"], second["credential_version"]) == (1, 2)
     assert first["client_secret"] != second["client_secret"] and len(second["client_secret"]) >= 32
     row = store.query("SELECT secret FROM accounts WHERE client_id='aud-000001'")[0]
-    assert row["secret"] == second["client_secret"]
+    assert row["secret"] == secret_digest(second["client_secret"])  # hashed at rest, shown once
+    assert second["client_secret"] not in row["secret"]
     assert second["client_secret"] not in str(alerts(store))
 
 
