@@ -30,6 +30,7 @@ from gateway.service import GatewayService
 from gateway.settings import Settings, from_env
 from gateway.online.upstream import Upstream
 from tiers_payant.httpkit import install, log_event, setup_logging
+from tiers_payant.problem_pages import bp as problems_bp
 
 log = logging.getLogger("gateway")
 
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.extensions["gateway"] = services
     install(app, log)
     app.register_blueprint(bp)
+    app.register_blueprint(problems_bp)
     if background:
         start_background(services)
     return app

@@ -16,6 +16,7 @@ from gunicorn.app.base import BaseApplication
 from gateway.online.breaker import config_of
 from gateway.online.breaker_store import SharedBreaker
 from gateway.settings import Settings, to_env
+from tiers_payant.gunicorn_worker import WORKER_CLASS
 from tiers_payant.httpkit import log_event, setup_logging
 
 
@@ -57,7 +58,7 @@ def serve(settings: Settings) -> int:
     log_event(__import__("logging").getLogger("gateway.serve"), "gateway_starting", port=settings.port,
               platform=settings.platform_url, resilience=settings.resilience, workers=settings.workers)
     GatewayServer({"bind": f"{settings.host}:{settings.port}", "workers": settings.workers,
-                   "worker_class": "gthread", "threads": settings.threads, "timeout": 60,
+                   "worker_class": WORKER_CLASS, "threads": settings.threads, "timeout": 60,
                    "graceful_timeout": 5, "keepalive": 30, "backlog": 2048, "accesslog": None,
                    "control_socket_disable": True,  # gunicorn 23+ shares one socket path per user otherwise
                    "worker_exit": _worker_exit}).run()

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from flask import Flask, g, request
 
 from tiers_payant.httpkit import install, log_event, setup_logging
+from tiers_payant.problem_pages import bp as problems_bp
 
 from .api.auth import Auth
 from .api.docs import bp as docs_bp
@@ -78,6 +79,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Flask:
     install(app, log)
     app.register_blueprint(routes_bp)
     app.register_blueprint(docs_bp)
+    app.register_blueprint(problems_bp)
     # The control API; registered before install_faults so its port check runs first.
     app.register_blueprint(control_bp)
     app.register_blueprint(security_admin_bp)  # a control_* blueprint: control port only

@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 
+from tiers_payant.gunicorn_worker import WORKER_CLASS
 from tiers_payant.httpkit import log_event, setup_logging
 
 from . import state_identity
@@ -47,7 +48,7 @@ def wait_listening(host: str, port: int, timeout_s: float) -> bool:
 
 
 def gunicorn_command(s: Settings) -> list[str]:
-    return [sys.executable, "-m", "gunicorn", "--workers", str(s.workers), "--worker-class", "gthread",
+    return [sys.executable, "-m", "gunicorn", "--workers", str(s.workers), "--worker-class", WORKER_CLASS,
             "--threads", str(s.threads), "--bind", f"127.0.0.1:{s.internal_port}",
             "--bind", f"{s.control_host}:{s.control_port}", "--graceful-timeout", "5", "--timeout", "60",
             "--keep-alive", "30", "--backlog", "2048", "--no-control-socket", "simulator.wsgi:app"]
