@@ -20,6 +20,7 @@ from .counters import Counters
 from .faults.http import install_faults
 from .guard import NoGuard
 from .platform import Platform
+from .sandbox import bp as sandbox_bp
 from .policy import standin_policy
 from .population import Population
 from .security import build_guard
@@ -83,6 +84,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Flask:
     # The control API; registered before install_faults so its port check runs first.
     app.register_blueprint(control_bp)
     app.register_blueprint(security_admin_bp)  # a control_* blueprint: control port only
+    app.register_blueprint(sandbox_bp)  # control_sandbox: control port only
     install_faults(app, services)
 
     @app.after_request
