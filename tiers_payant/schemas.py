@@ -169,10 +169,17 @@ class PecAnswer(BaseModel):
     offline_cause: Literal["unreachable", "timeout", "breaker_open"] | None = None
 
 
-class ProblemDocument(BaseModel):
-    type: str
-    title: str
-    status: int
-    detail: str
+class ProblemError(BaseModel):
+    path: str = Field(description="JSON pointer into the request body (\"\" for the whole body)")
+    message: str
     code: str
-    errors: list[dict]
+
+
+class ProblemDocument(BaseModel):
+    """RFC 9457; extension members may be added (the token endpoint adds RFC 6749's `error`)."""
+    type: str = Field(description="relative URI of the problem type's page on this service: /problems/<code>")
+    title: str
+    status: int = Field(ge=400, le=599)
+    detail: str
+    code: str = Field(description="stable code from the registry (see /problems)")
+    errors: list[ProblemError]
