@@ -69,7 +69,7 @@ def operation_name(path: str) -> str:
         return "pec_status"
     return {"/v1/eligibility": "eligibility", "/v1/pec": "pec", "/v1/advices": "advices", "/v1/keys": "keys",
             "/v1/revocations": "revocations", "/v1/standin-policy": "standin_policy",
-            "/oauth/token": "token"}.get(path, "other")
+            "/oauth/token": "token", "/metrics": "metrics"}.get(path, "other")
 
 
 def create_app(settings: Settings, services: Services | None = None) -> Flask:

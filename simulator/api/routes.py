@@ -12,6 +12,7 @@ from tiers_payant.problems import Problem
 from tiers_payant.schemas import AdvicesRequest, EligibilityRequest, OfflineLookupsRequest, PecRequest
 
 from ..keys import jwks
+from ..metrics import render
 
 bp = Blueprint("platform", __name__)
 
@@ -138,6 +139,12 @@ def standin_policy():
     _principal(service=None)
     s = svc()
     return json_response({"policies": [s.policies[a.number].to_json() for a in s.population.amcs]})
+
+
+@bp.get("/metrics")
+def metrics():
+    body, content_type = render(svc().store)
+    return Response(body, content_type=content_type)
 
 
 @bp.get("/healthz")
