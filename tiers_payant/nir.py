@@ -66,7 +66,7 @@ def nir_hint(nir: str) -> str | None:
     """The mistakes people typically make when copying a NIR from a card or a form."""
     if any(c in nir for c in " .-\u00a0"):
         return ("NIR must be written without spaces, dots or dashes: the 15 characters as one string "
-                "(e.g. 185057800608436)")
+                "(e.g. 185057800608491)")
     if len(nir) == 15 and nir[5:7] in ("2a", "2b"):
         return "NIR: Corsica's departments are written 2A and 2B, in capitals"
     if len(nir) == 13 and nir.isascii() and nir.isalnum():

@@ -99,7 +99,7 @@ def operation(summary: str, answer: type[BaseModel] | dict, problems: Codes, *, 
                                                       "schema": {"type": "string"}}}
         op["responses"]["304"] = {"description": REASONS[304]}
         parameters = [*(parameters or []), {"name": "If-None-Match", "in": "header", "required": False,
-                                            "schema": {"type": "string", "maxLength": 256}}]
+                                            "schema": {"type": "string"}}]
     for status, codes in problems.items():
         op["responses"][str(status)] = problem_response(status, codes)
     op["security"] = [{"bearer": []}] if auth else []

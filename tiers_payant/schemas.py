@@ -13,11 +13,12 @@ import re
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 Domain = Literal["OPTI", "AUDI", "PHAR", "DENT"]
 AMOUNT_PATTERN = r"^[0-9]{1,6}\.[0-9]{2}$"
+POSITIVE_AMOUNT_PATTERN = r"^(?!0+\.00$)[0-9]{1,6}\.[0-9]{2}$"  # as above, 0.00 excluded
 NIR_PATTERN = r"^[1278][0-9]{4}(?:[0-9]{2}|2[AB])[0-9]{8}$"
 _AMOUNT = re.compile(AMOUNT_PATTERN)
 
@@ -34,11 +35,19 @@ def _amount(positive: bool, maximum: Decimal | None = None):
         if maximum is not None and Decimal(value) > maximum:
             raise PydanticCustomError("amount_maximum", "the amount must be at most {maximum}", {"maximum": str(maximum)})
         return Decimal(value)
-    schema = {"type": "string", "pattern": AMOUNT_PATTERN, "examples": ["30.00"],
+    schema = {"type": "string", "pattern": POSITIVE_AMOUNT_PATTERN if positive else AMOUNT_PATTERN,
+              "examples": ["30.00"],
               "description": "euros, a decimal string with two decimals" + (", above 0.00" if positive else "")}
     return Annotated[Decimal, PlainValidator(check), WithJsonSchema(schema, mode="validation")]
 
 
+def _integral(value: object) -> object:
+    """JSON Schema's `integer` includes 1.0 (a number whose fraction is zero): accepted as 1, so
+    the server is no stricter than its documents; 1.5 and "1" are still refused."""
+    return int(value) if type(value) is float and value.is_integer() else value
+
+
+Int = Annotated[int, BeforeValidator(_integral)]
 PositiveEur = _amount(True)
 Eur = _amount(False)
 AdviceEur = _amount(False, Decimal("100000.00"))
@@ -50,11 +59,11 @@ class Strict(BaseModel):
 
 
 class BeneficiaryIn(Strict):
-    nir: str = Field(min_length=15, max_length=15, json_schema_extra={"pattern": NIR_PATTERN},
+    nir: str = Field(min_length=15, max_length=15, json_schema_extra={"pattern": NIR_PATTERN, "format": "nir"},
                      description="NIR, 15 characters without spaces or dots, key included (2A/2B in capitals for "
-                                 "Corsica); a wrong key is 422 NIR_INVALID", examples=["185057800608436"])
+                                 "Corsica); a wrong key is 422 NIR_INVALID", examples=["185057800608491"])
     birth_date: Date
-    birth_rank: int = Field(ge=1, le=9, description="rang de naissance: tells twins apart")
+    birth_rank: Int = Field(ge=1, le=9, description="rang de naissance: tells twins apart")
 
 
 class EligibilityRequest(Strict):
@@ -75,7 +84,7 @@ class LineIn(Strict):
     eye: Literal["right", "left"] | None = None
     ear: Literal["right", "left"] | None = None
     price: PositiveEur
-    quantity: int = Field(ge=1, le=2)
+    quantity: Int = Field(ge=1, le=2)
 
 
 class PecRequest(EligibilityRequest):
