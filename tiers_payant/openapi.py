@@ -42,7 +42,8 @@ REASONS = {200: "answer", 304: "not modified: the If-None-Match ETag is current"
            413: "content too large", 414: "URI too long", 415: "unsupported media type", 422: "invalid content",
            429: "too many requests", 431: "header fields too large", 500: "internal error", 502: "bad gateway",
            503: "unavailable", 504: "gateway timeout"}
-HEADERS = {401: {"WWW-Authenticate": "the authentication scheme and, for a bad token, error=\"invalid_token\""},
+HEADERS = {409: {"Retry-After": "seconds to wait before retrying with the same key"},
+           401: {"WWW-Authenticate": "the authentication scheme and, for a bad token, error=\"invalid_token\""},
            429: {"Retry-After": "seconds to wait before the next request"},
            503: {"Retry-After": "seconds to wait, when known"}}
 
@@ -109,8 +110,9 @@ def operation(summary: str, answer: type[BaseModel] | dict, problems: Codes, *, 
 
 
 IDEMPOTENCY_KEY = {"name": "Idempotency-Key", "in": "header", "required": False,
-                   "description": "the same key with the same body answers the first answer again; with another "
-                                  "body, 409 IDEMPOTENCY_CONFLICT",
+                   "description": "the same key with the same payload answers the first decision again, byte for "
+                                  "byte; with another payload, 422 IDEMPOTENCY_KEY_REUSED; while the first is still "
+                                  "being decided, 409 IDEMPOTENCY_IN_PROGRESS with Retry-After",
                    "schema": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[\\x20-\\x7e]+$"}}
 PEC_NUMBER = {"name": "pec_number", "in": "path", "required": True,
               "schema": {"type": "string", "pattern": "^[A-Za-z0-9-]{1,64}$"}, "example": "PEC-3F9A0C2B7D1E4A55"}
@@ -121,7 +123,8 @@ def professional_paths(service: str, examples: dict[str, dict] | None = None) ->
     failures = PLATFORM_FAULTS if service == "platform" else GATEWAY_FAILURES
     e = examples or {}
     eligibility_problems = merge(ANY, AUTH, BODY, {422: ["NIR_INVALID"]}, failures)
-    pec_problems = merge(eligibility_problems, {400: ["BAD_REQUEST"], 403: ["FORBIDDEN"], 409: ["IDEMPOTENCY_CONFLICT"]})
+    pec_problems = merge(eligibility_problems, {400: ["BAD_REQUEST"], 403: ["FORBIDDEN"], 409: ["IDEMPOTENCY_IN_PROGRESS"],
+                                                422: ["IDEMPOTENCY_KEY_REUSED"]})
     status_problems = merge(ANY, AUTH, {404: ["NOT_FOUND"]}, failures,
                             {503: ["PLATFORM_UNAVAILABLE"]} if service == "gateway" else {})
     offline = (" At the gateway, when the platform gives no answer, the offline stand-in decides: `mode` offline, "
