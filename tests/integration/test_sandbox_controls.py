@@ -87,3 +87,9 @@ def test_a_reset_lifts_suspensions_and_needs_the_admin_token(platform):
     r = requests.post(control + "/v1/sandbox/reset", headers=admin, timeout=10)
     assert r.status_code == 200 and r.json()["accounts_enabled"] == 1
     assert login(platform.url, acc["client_id"], acc["client_secret"])
+
+
+def test_the_docs_page_shows_the_catalogue_table_and_the_reset(platform):
+    page = requests.get(platform.url + "/docs", timeout=10).text
+    assert all(f"<code>{name}</code>" in page for name in CASE_NAMES)
+    assert "not_eligible CARD_REVOKED" in page and "sandbox reset" in page and 'href="/problems"' in page
