@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from tiers_payant import openapi_examples as ex
 from tiers_payant.answers import GatewayStatus, Health, Ready
 from tiers_payant.openapi import ANY, document, merge, operation, professional_paths, shared_paths
 
@@ -26,12 +27,19 @@ def _examples() -> dict:
     return catalogue_examples(s.seed, s.beneficiaries, s.amc_count, s.today())
 
 
+def _one(summary: str, value: dict) -> dict:
+    return {"example": {"summary": summary, "value": value}}
+
+
 @lru_cache(maxsize=1)
 def gateway_openapi() -> dict:
     own = {"/v1/status": {"get": operation("Gateway status: breaker, journal, reconciliation, caches", GatewayStatus,
-                                           ANY, auth=False)},
-           "/healthz": {"get": operation("Liveness", Health, ANY, auth=False)},
+                                           ANY, auth=False, answer_examples=_one("after an outage, drained",
+                                                                                 ex.GATEWAY_STATUS))},
+           "/healthz": {"get": operation("Liveness", Health, ANY, auth=False,
+                                         answer_examples=_one("alive", {"status": "ok"}))},
            "/readyz": {"get": operation("Readiness: caches loaded, or the platform answers", Ready,
-                                        merge(ANY, {503: ["SERVICE_UNAVAILABLE"]}), auth=False)}}
+                                        merge(ANY, {503: ["SERVICE_UNAVAILABLE"]}), auth=False,
+                                        answer_examples=_one("ready", ex.READY))}}
     return document("Tiers-payant eligibility gateway", DESCRIPTION,
                     {**professional_paths("gateway", _examples()), **own, **shared_paths("gateway")})

@@ -155,13 +155,18 @@ def shared_paths(service: str) -> dict[str, Any]:
         "/problems/{name}": {"get": {**operation(
             "A problem type's page (the `type` of problem documents resolves here)", text,
             merge(ANY, faults, {404: ["NOT_FOUND"]}), auth=False, media="text/html",
+            answer_examples=ex.text("the page of NIR_INVALID", ex.PROBLEM_PAGE),
             parameters=[{"name": "name", "in": "path", "required": True, "example": "nir-invalid",
                          "schema": {"type": "string", "pattern": "^[a-z0-9-]{1,64}$"}}])}},
         "/problems": {"get": operation("Every reason and problem code, linked to its page", text, merge(ANY, faults),
-                                       auth=False, media="text/html")},
+                                       auth=False, media="text/html",
+                                       answer_examples=ex.text("the table of codes", ex.PROBLEMS_PAGE))},
         "/metrics": {"get": operation("Prometheus metrics (text exposition format)", text, merge(ANY, faults),
-                                      auth=False, media="text/plain")},
-        "/openapi.json": {"get": operation("This document", {"type": "object"}, merge(ANY, faults), auth=False)},
+                                      auth=False, media="text/plain",
+                                      answer_examples=ex.text("a few lines", ex.METRICS[service]))},
+        "/openapi.json": {"get": operation("This document", {"type": "object"}, merge(ANY, faults), auth=False,
+                                           answer_examples={"head": {"summary": "its first members", "value": {
+                                               "openapi": "3.1.0", "info": {"title": "…", "version": "1.1.0"}}}})},
     }
 
 

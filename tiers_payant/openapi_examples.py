@@ -58,3 +58,26 @@ ADVICES_ANSWER = {"results": [{"advice_id": "5d41402abc4b2a76b9719d911017c592", 
                                "duplicate": False}]}
 REVOCATIONS_ANSWER = {"version": 312, "since": 0, "complete": True, "cards": ["S-000123-4"], "accounts": [],
                       "restored_accounts": []}
+
+
+def text(summary: str, value: str) -> dict:
+    return {"example": {"summary": summary, "value": value}}
+
+
+PROBLEM_PAGE = "<!doctype html><html lang=\"en\">…<h1><code>NIR_INVALID</code></h1><p>The NIR is malformed or its key does not match.</p>…"
+PROBLEMS_PAGE = "<!doctype html><html lang=\"en\">…<h1>Reason and problem codes</h1><table>…</table>…"
+METRICS = {
+    "platform": ('# TYPE platform_requests_total counter\n'
+                 'platform_requests_total{operation="eligibility",status="200"} 1520.0\n'
+                 '# TYPE platform_fault_in_force gauge\nplatform_fault_in_force{mode="up"} 1.0\n'),
+    "gateway": ('# TYPE gateway_journal_recorded_total counter\ngateway_journal_recorded_total 1045.0\n'
+                '# TYPE gateway_journal_pending gauge\ngateway_journal_pending 0.0\n'),
+}
+HEALTH = {"status": "ok", "contracts": 86957, "beneficiaries_approx": 200000}
+READY = {"ready": True, "caches_loaded": True, "resilience": "full"}
+GATEWAY_STATUS = {"resilience": "full", "platform": "http://127.0.0.1:8081",
+                  "breaker": {"state": "closed", "window_calls": 42, "window_failures": 0},
+                  "journal": {"recorded": 1045, "pending": 0, "drained": 1045},
+                  "reconciliation": {"confirmed": 1040, "adjusted": 3, "rejected": 2, "exposure_eur": "349.45"},
+                  "caches": {"jwks": 1.2, "revocations": 1.2, "standin_policy": 1.2}}
+DOCS_PAGE = "<!doctype html><html lang=\"en\">…<h1>Tiers-payant platform simulator</h1>…<h2>Sandbox catalogue</h2>…"

@@ -15,6 +15,7 @@ from tiers_payant.problems import PROBLEM_CONTENT_TYPE
 from tiers_payant.schemas import AdvicesRequest
 
 from ..catalogue import case_table
+from ..keys import jwks
 from .examples import catalogue_examples
 
 bp = Blueprint("docs", __name__)
@@ -55,10 +56,18 @@ def token_operation() -> dict:
     return op
 
 
+def _one(summary: str, value) -> dict:
+    return {"example": {"summary": summary, "value": value}}
+
+
 def platform_openapi() -> dict:
     s = current_app.extensions["platform"].settings
     examples = catalogue_examples(s.seed, s.beneficiaries, s.amc_count, s.today())
     every = merge(ANY, PLATFORM_FAULTS)
+    services = current_app.extensions["platform"]
+    first_amc = services.population.amcs[0]
+    live_keys = jwks(s.seed, [first_amc.kid])  # one AMC key and the token key, as served
+    live_policy = {"policies": [services.policies[first_amc.number].to_json()]}
     paths = professional_paths("platform", examples)
     paths["/oauth/token"] = {"post": token_operation()}
     paths["/v1/advices"] = {"post": operation(
@@ -67,17 +76,22 @@ def platform_openapi() -> dict:
         answer_examples={"confirmed": {"summary": "one advice, confirmed", "value": ex.ADVICES_ANSWER}},
         description="Gateways' service accounts only (`gw-N`); others get 403 FORBIDDEN.")}
     paths["/v1/keys"] = {"get": operation("JWKS: AMC card keys and the token-signing key", Jwks, every, auth=False,
-                                          etag=True)}
+                                          etag=True, answer_examples=_one("one AMC's key and the token key (of "
+                                                                          f"{len(services.population.amcs)} + 1)",
+                                                                          live_keys))}
     paths["/v1/revocations"] = {"get": operation(
         "Revoked cards and suspended accounts, versioned", Revocations, merge(every, AUTH, {422: ["VALIDATION_FAILED"]}),
         etag=True, answer_examples={"full": {"summary": "the whole list (since=0)", "value": ex.REVOCATIONS_ANSWER}},
         parameters=[{"name": "since", "in": "query", "required": False, "description": "a version seen before",
                      "schema": {"type": "string", "pattern": "^[0-9]{1,12}$"}}])}
     paths["/v1/standin-policy"] = {"get": operation("Per-AMC degraded-mode limits", StandinPolicies,
-                                                    merge(every, AUTH))}
-    paths["/healthz"] = {"get": operation("Liveness", Health, ANY, auth=False)}
+                                                    merge(every, AUTH),
+                                                    answer_examples=_one("the first AMC's policy", live_policy))}
+    paths["/healthz"] = {"get": operation("Liveness", Health, ANY, auth=False,
+                                          answer_examples=_one("the default sandbox", ex.HEALTH))}
     paths["/docs"] = {"get": operation("This contract for people: operations, codes, sandbox catalogue",
-                                       {"type": "string"}, every, auth=False, media="text/html")}
+                                       {"type": "string"}, every, auth=False, media="text/html",
+                                       answer_examples=_one("the page", ex.DOCS_PAGE))}
     paths.update(shared_paths("platform"))
     doc = document("Tiers-payant platform simulator", DESCRIPTION, paths)
     doc["components"]["securitySchemes"]["basic"] = {"type": "http", "scheme": "basic",

@@ -2,8 +2,6 @@
 match their own schemas, and problem codes that exist in the registry."""
 from __future__ import annotations
 
-import tempfile
-
 import pytest
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
@@ -15,10 +13,10 @@ from tiers_payant.problems import REGISTRY
 
 
 @pytest.fixture(scope="module")
-def documents():
-    with tempfile.TemporaryDirectory() as state:
-        app = create_app(Settings(state_dir=state, beneficiaries=20_000, detection=False))
-        platform = app.test_client().get("/openapi.json").get_json()
+def documents(tmp_path_factory):
+    # the state directory outlives the module: the app's counters thread flushes into it
+    app = create_app(Settings(state_dir=str(tmp_path_factory.mktemp("state")), beneficiaries=20_000, detection=False))
+    platform = app.test_client().get("/openapi.json").get_json()
     return {"platform": platform, "gateway": gateway_openapi()}
 
 
@@ -75,3 +73,12 @@ def test_every_authenticated_operation_documents_401_403_and_429_and_codes_exist
                         assert set(codes) <= set(REGISTRY), (path, status, codes)
     if service == "gateway":
         assert "PLATFORM_UNAVAILABLE" in str(doc["paths"]["/v1/pec/{pec_number}"]["get"]["responses"]["503"])
+
+
+@pytest.mark.parametrize("service", ["platform", "gateway"])
+def test_every_operation_has_at_least_one_example(documents, service):
+    doc = documents[service]
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            found = [m for _, o, m in _media({"paths": {path: {method: op}}}) if m.get("examples")]
+            assert found, (method, path)
