@@ -12,7 +12,7 @@ import pytest
 
 from gateway.offline.journal import Journal, JournalError, OfflineEntry, new_reference
 
-NIR = "185057800608491"
+NIR = "185057800608436"
 T0 = 1_700_000_000.0
 
 
