@@ -186,6 +186,7 @@ def test_platform_answers_match_its_served_document(world, people):
         check("GET", "/v1/keys", status)
     requests.post(platform.extra["control"] + "/v1/faults", json={"mode": "up"}, headers=admin, timeout=5)
     assert check.failures == [], "\n".join(map(str, check.failures))
+    print(f"platform: {sum(check.seen.values())} answers validated, statuses {sorted({k[2] for k in check.seen})}")
     statuses = {s for (_, _, s) in check.seen}
     assert {200, 304, 400, 401, 403, 404, 413, 414, 415, 422, 429, 431, 500, 502, 503, 504} <= statuses
 
@@ -202,6 +203,21 @@ def test_rate_limited_answers_are_documented_on_every_authenticated_operation(wo
         r = check(method, path, 429, json={}, headers=auth)
         assert r.headers.get("Retry-After")
     assert check.failures == [], "\n".join(map(str, check.failures))
+
+
+def test_the_gateway_relays_a_throttled_accounts_429_as_documented(world, people, tmp_path):
+    throttled = world["throttled"]
+    gateway = start_gateway(tmp_path, throttled.url, workers=1, wait_ready=False)
+    try:
+        check = Checker(gateway.url)
+        acc = people[0][1]  # another account: its own bucket of 1
+        auth = {"Authorization": "Bearer " + login(throttled.url, acc["client_id"], acc["client_secret"])}
+        check("POST", "/v1/eligibility", None, json={}, headers=auth)  # spends the burst of 1
+        r = check("POST", "/v1/eligibility", 429, json={}, headers=auth)
+        assert r.headers.get("Retry-After") and r.json()["code"] == "RATE_LIMITED"
+        assert check.failures == [], "\n".join(map(str, check.failures))
+    finally:
+        gateway.stop()
 
 
 def test_gateway_answers_match_its_served_document_online_and_offline(world, people):
@@ -223,5 +239,6 @@ def test_gateway_answers_match_its_served_document_online_and_offline(world, peo
         check("GET", "/v1/pec/" + number, 200, headers={"Authorization": "Bearer " + token})
     check("GET", "/v1/status", 200)
     assert check.failures == [], "\n".join(map(str, check.failures))
+    print(f"gateway: {sum(check.seen.values())} answers validated, statuses {sorted({k[2] for k in check.seen})}")
     modes = Counter(k[2] for k in check.seen)
     assert offline and 503 in modes
