@@ -49,6 +49,11 @@ class Jwks(Closed):
     keys: list[Jwk]
 
 
+class CredentialReset(Closed):
+    client_id: str
+    version: int = Field(ge=0)
+
+
 class Revocations(Closed):
     version: int = Field(ge=0, description="ask `since=version` next time for the changes only")
     since: int = Field(ge=0)
@@ -56,6 +61,8 @@ class Revocations(Closed):
     cards: list[str] = Field(description="serials of revoked cards")
     accounts: list[str] = Field(description="suspended professional accounts (client_id)")
     restored_accounts: list[str] = Field(description="accounts enabled again since `since`")
+    credentials: list[CredentialReset] = Field(default_factory=list,
+                                               description="credential resets: tokens of a lower version are void")
 
 
 class StandinPolicy(Closed):

@@ -122,10 +122,11 @@ def professional_paths(service: str, examples: dict[str, dict] | None = None) ->
     """The three professional operations; `service` is "platform" or "gateway" (its failure answers)."""
     failures = PLATFORM_FAULTS if service == "platform" else GATEWAY_FAILURES
     e = examples or {}
-    eligibility_problems = merge(ANY, AUTH, BODY, {422: ["NIR_INVALID"]}, failures)
+    # FORBIDDEN: a gateway's service account may not act as a professional
+    eligibility_problems = merge(ANY, AUTH, BODY, {403: ["FORBIDDEN"], 422: ["NIR_INVALID"]}, failures)
     pec_problems = merge(eligibility_problems, {400: ["BAD_REQUEST"], 403: ["FORBIDDEN"], 409: ["IDEMPOTENCY_IN_PROGRESS"],
                                                 422: ["IDEMPOTENCY_KEY_REUSED"]})
-    status_problems = merge(ANY, AUTH, {404: ["NOT_FOUND"]}, failures,
+    status_problems = merge(ANY, AUTH, {403: ["FORBIDDEN"], 404: ["NOT_FOUND"]}, failures,
                             {503: ["PLATFORM_UNAVAILABLE"]} if service == "gateway" else {})
     offline = (" At the gateway, when the platform gives no answer, the offline stand-in decides: `mode` offline, "
                "`provisional` true, `offline_cause` and, for an acceptance, `journal_reference`."

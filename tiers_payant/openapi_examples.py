@@ -57,7 +57,7 @@ ADVICES_ANSWER = {"results": [{"advice_id": "5d41402abc4b2a76b9719d911017c592", 
                                "platform_amc_eur": "90.20", "pec_number": "PEC-3F9A0C2B7D1E4A55",
                                "duplicate": False}]}
 REVOCATIONS_ANSWER = {"version": 312, "since": 0, "complete": True, "cards": ["S-000123-4"], "accounts": [],
-                      "restored_accounts": []}
+                      "restored_accounts": [], "credentials": []}
 
 
 def text(summary: str, value: str) -> dict:

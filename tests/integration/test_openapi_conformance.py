@@ -197,10 +197,12 @@ def test_rate_limited_answers_are_documented_on_every_authenticated_operation(wo
     accs, _ = people
     acc = accs[0]
     auth = {"Authorization": "Bearer " + login(throttled.url, acc["client_id"], acc["client_secret"])}
-    for method, path in (("POST", "/v1/eligibility"), ("POST", "/v1/pec"), ("GET", "/v1/pec/PEC-X"),
-                         ("GET", "/v1/revocations"), ("GET", "/v1/standin-policy"), ("POST", "/v1/advices")):
-        check(method, path, None, json={}, headers=auth)  # spends the burst of 1
-        r = check(method, path, 429, json={}, headers=auth)
+    service = {"Authorization": "Bearer " + login(throttled.url, "gw-2", _gw_secret("gw-2"))}
+    for method, path, who in (("POST", "/v1/eligibility", auth), ("POST", "/v1/pec", auth),
+                              ("GET", "/v1/pec/PEC-X", auth), ("GET", "/v1/revocations", auth),
+                              ("GET", "/v1/standin-policy", auth), ("POST", "/v1/advices", service)):
+        check(method, path, None, json={}, headers=who)  # spends the burst of 1
+        r = check(method, path, 429, json={}, headers=who)
         assert r.headers.get("Retry-After")
     assert check.failures == [], "\n".join(map(str, check.failures))
 
