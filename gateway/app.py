@@ -31,6 +31,7 @@ from gateway.settings import Settings, from_env
 from gateway.online.upstream import Upstream
 from tiers_payant.httpkit import install, log_event, setup_logging
 from tiers_payant.secrets_at_rest import installation_key
+from tiers_payant.problem_pages import bp as problems_bp
 
 log = logging.getLogger("gateway")
 
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.extensions["gateway"] = services
     install(app, log)
     app.register_blueprint(bp)
+    app.register_blueprint(problems_bp)
     if background:
         start_background(services)
     return app

@@ -16,7 +16,7 @@ import os
 from typing import Callable, Iterable
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import REGISTRY, Collector
 
 REQUESTS = Counter("gateway_requests_total", "Answers to professionals", ["operation", "mode", "decision"])
@@ -46,11 +46,16 @@ class StateCollector(Collector):
             breaker.add_metric([name], 1.0 if name == current else 0.0)
         yield breaker
         journal = st.get("journal", {})
-        for key in ("recorded", "pending", "drained", "failed"):
-            yield GaugeMetricFamily(f"gateway_journal_{key}", f"Journal entries {key}", value=journal.get(key, 0))
+        # Cumulative counts are counters (`_total`), read from the journal every worker shares.
+        for key in ("recorded", "drained"):
+            yield CounterMetricFamily(f"gateway_journal_{key}", f"Offline decisions {key} in the journal, ever",
+                                      value=journal.get(key, 0))
+        for key in ("pending", "failed"):  # how many are in that state now
+            yield GaugeMetricFamily(f"gateway_journal_{key}", f"Journal entries {key} now", value=journal.get(key, 0))
         rec = st.get("reconciliation", {})
-        yield GaugeMetricFamily("gateway_exposure_eur", "Euros accepted offline that the platform rejected or reduced",
-                                value=float(rec.get("exposure_eur", 0) or 0))
+        # Euros: a currency has no SI base unit; `_eur` names it (Prometheus: the unit in the name).
+        yield CounterMetricFamily("gateway_exposure_eur", "Euros accepted offline that the platform then rejected or "
+                                  "reduced, ever", value=float(rec.get("exposure_eur", 0) or 0))
         health = GaugeMetricFamily("gateway_background_task_up", "1 while a background task's last run"
                                    " succeeded", labels=["task"])
         for name, h in st.get("background", {}).items():

@@ -6,10 +6,10 @@ import re
 from flask import Blueprint, Response, current_app, request
 
 from gateway.background import health
+from gateway.contract import gateway_openapi
 from gateway.metrics import render
 from tiers_payant.httpkit import json_response, read_json_body
 from tiers_payant.idempotency import check_key
-from tiers_payant.openapi import document, operation, professional_paths
 from tiers_payant.problems import Problem
 
 bp = Blueprint("gateway", __name__)
@@ -86,12 +86,4 @@ def readyz():
 
 @bp.get("/openapi.json")
 def openapi():
-    own = {"/v1/status": {"get": operation("Gateway status: breaker, journal, reconciliation, caches",
-                                           None, {"type": "object"}, (), auth=False)},
-           "/healthz": {"get": operation("Liveness", None, {"type": "object"}, (), auth=False)},
-           "/readyz": {"get": operation("Readiness", None, {"type": "object"}, (503,), auth=False)}}
-    doc = document("Tiers-payant eligibility gateway",
-                   "The platform's professional operations with degraded mode. Answers carry `mode` "
-                   "(online/offline) and `provisional`; offline acceptances carry `journal_reference`.",
-                   {**professional_paths(), **own})
-    return json_response(doc)
+    return json_response(gateway_openapi())

@@ -26,6 +26,7 @@ from gateway.online.breaker import config_of
 from gateway.online.breaker_store import SharedBreaker
 from gateway.settings import Settings, to_env
 from tiers_payant.front import Front, free_port, limits_from_env, wait_listening
+from tiers_payant.gunicorn_worker import WORKER_CLASS
 from tiers_payant.httpkit import log_event, setup_logging
 
 log = logging.getLogger("gateway.serve")
@@ -68,7 +69,7 @@ def run_workers(bind: str) -> None:
     from gateway.settings import from_env
     settings = from_env()
     GatewayServer({"bind": bind, "workers": settings.workers,
-                   "worker_class": "gthread", "threads": settings.threads, "timeout": 60,
+                   "worker_class": WORKER_CLASS, "threads": settings.threads, "timeout": 60,
                    "graceful_timeout": 5, "keepalive": 30, "backlog": 2048, "accesslog": None,
                    "control_socket_disable": True,  # gunicorn 23+ shares one socket path per user otherwise
                    "worker_exit": _worker_exit}).run()

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from flask import Flask, g, request
 
 from tiers_payant.httpkit import install, log_event, setup_logging
+from tiers_payant.problem_pages import bp as problems_bp
 
 from .api.auth import Auth
 from .api.docs import bp as docs_bp
@@ -19,6 +20,7 @@ from .counters import Counters
 from .faults.http import install_faults
 from .guard import NoGuard
 from .platform import Platform
+from .sandbox import bp as sandbox_bp
 from .policy import standin_policy
 from .population import Population
 from .security import build_guard, build_login_throttle
@@ -69,7 +71,7 @@ def operation_name(path: str) -> str:
         return "pec_status"
     return {"/v1/eligibility": "eligibility", "/v1/pec": "pec", "/v1/advices": "advices", "/v1/keys": "keys",
             "/v1/revocations": "revocations", "/v1/standin-policy": "standin_policy",
-            "/oauth/token": "token"}.get(path, "other")
+            "/oauth/token": "token", "/metrics": "metrics"}.get(path, "other")
 
 
 def create_app(settings: Settings, services: Services | None = None) -> Flask:
@@ -80,9 +82,11 @@ def create_app(settings: Settings, services: Services | None = None) -> Flask:
     install(app, log)
     app.register_blueprint(routes_bp)
     app.register_blueprint(docs_bp)
+    app.register_blueprint(problems_bp)
     # The control API; registered before install_faults so its port check runs first.
     app.register_blueprint(control_bp)
     app.register_blueprint(security_admin_bp)  # a control_* blueprint: control port only
+    app.register_blueprint(sandbox_bp)  # control_sandbox: control port only
     install_faults(app, services)
 
     @app.after_request

@@ -166,6 +166,46 @@ class Catalogue:
         return case
 
 
+CASE_NAMES = tuple(t.lower().replace("_", "-") for t in ELIGIBLE + TARGETS)
+
+
+def target_of(name: str) -> str | None:
+    """`card-revoked` -> `CARD_REVOKED`, `opti-a` -> `OPTI-A`; None for an unknown name."""
+    for t in ELIGIBLE + TARGETS:
+        if t.lower().replace("_", "-") == name:
+            return t
+    return None
+
+
+def cases_of(population: Population, seed: int, today: date, name: str, n: int) -> Iterator[dict]:
+    """Up to `n` cases of one kind (each on its own contract)."""
+    cat, target = Catalogue(population, seed, today), target_of(name)
+    if target is None:
+        raise ValueError(f"unknown case {name!r}; known: {', '.join(CASE_NAMES)}")
+    for _ in range(n):
+        case = cat.case(target)
+        if case is None:
+            return
+        yield case
+
+
+def outcome(expect: dict) -> str:
+    if "status" in expect:
+        return f"{expect['status']} {expect['code']}"
+    return expect["decision"] + (f" {expect['reason']}" if expect.get("reason") else "")
+
+
+def case_table(population: Population, seed: int, today: date) -> list[dict]:
+    """One row per case kind: its name and the answers a fresh platform gives (from a real case)."""
+    rows = []
+    for name in CASE_NAMES:
+        case = next(cases_of(population, seed, today, name, 1), None)
+        rows.append({"case": name, "domain": case["domain"] if case else None,
+                     "eligibility": outcome(case["expect"]) if case else "no such contract in this population",
+                     "pec": outcome(case["expect_pec"]) if case else ""})
+    return rows
+
+
 def _tamper(token: str) -> str:
     head, payload, sig = token.split(".")
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))

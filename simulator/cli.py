@@ -1,4 +1,4 @@
-"""`python -m simulator serve | cards | accounts | chaos ...`"""
+"""`python -m simulator serve | cards | accounts | sandbox | chaos ...`"""
 from __future__ import annotations
 
 import argparse
@@ -24,6 +24,49 @@ def _settings(args) -> Settings:
     return s
 
 
+def _cards(args) -> int:
+    from .catalogue import CASE_NAMES, case_table, cases, cases_of
+    from .population import Population
+    s = _settings(args)
+    today = args.date or s.today()
+    pop = Population(seed=s.seed, size=s.contracts, amc_count=s.amc_count, reference_date=s.today())
+    if args.list_cases:
+        rows = case_table(pop, s.seed, today)
+        sys.stdout.write(f"{'case':<26}{'domain':<8}{'rights check':<38}PEC (fresh state)\n")
+        for r in rows:
+            sys.stdout.write(f"{r['case']:<26}{r['domain'] or '-':<8}{r['eligibility']:<38}{r['pec']}\n")
+        return 0
+    if args.case is not None and args.case not in CASE_NAMES:
+        print(f"cards: unknown case {args.case!r}; `--list-cases` shows them: {', '.join(CASE_NAMES)}", file=sys.stderr)
+        return 2
+    found = (cases_of(pop, s.seed, today, args.case, args.count or 1) if args.case
+             else cases(pop, s.seed, today, args.count or 20))
+    for case in found:
+        sys.stdout.write(json.dumps(case, ensure_ascii=False) + "\n")
+    return 0
+
+
+def _sandbox(args) -> int:
+    import os
+
+    import requests
+    token = args.token or os.environ.get("SIM_ADMIN_TOKEN")
+    if not token:
+        print("sandbox: no admin token; pass --token or set SIM_ADMIN_TOKEN", file=sys.stderr)
+        return 2
+    try:
+        r = requests.post(args.control.rstrip("/") + "/v1/sandbox/reset", headers={"Authorization": f"Bearer {token}"},
+                          timeout=30)
+    except OSError as e:
+        print(f"sandbox: {e}", file=sys.stderr)
+        return 1
+    if r.status_code >= 400:
+        print(f"sandbox: {r.status_code} {r.text}", file=sys.stderr)
+        return 1
+    print(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in r.json().items()))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m simulator", description="Tiers-payant platform simulator")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -39,9 +82,15 @@ def main(argv: list[str] | None = None) -> int:
                        help="delete the state directory's platform state first (another population's, say)")
     _common(serve)
     cards = sub.add_parser("cards", help="sandbox test cases with their expected answers (JSON Lines)")
-    cards.add_argument("--count", type=int, default=20)
+    cards.add_argument("--count", type=int, default=None, help="how many cases (default 20, or 1 with --case)")
+    cards.add_argument("--case", default=None, metavar="NAME", help="only cases of this kind, e.g. card-revoked")
+    cards.add_argument("--list-cases", action="store_true", help="print each case name with its expected answers")
     cards.add_argument("--date", type=date.fromisoformat, default=None, help="the day the expectations hold")
     _common(cards)
+    sandbox = sub.add_parser("sandbox", help="sandbox controls through the control API")
+    sandbox.add_argument("action", choices=["reset"], help="reset: forget PECs, consumption and suspensions")
+    sandbox.add_argument("--control", default="http://127.0.0.1:8082", help="control API URL")
+    sandbox.add_argument("--token", default=None, help="admin token (default: $SIM_ADMIN_TOKEN)")
     accounts = sub.add_parser("accounts", help="sandbox professional accounts (JSON Lines)")
     accounts.add_argument("--count", type=int, default=10)
     accounts.add_argument("--seed", type=int, default=None)
@@ -63,14 +112,9 @@ def main(argv: list[str] | None = None) -> int:
         from .serve import serve as run
         return run(s, reset_state=args.reset_state)
     if args.command == "cards":
-        from .catalogue import cases
-        from .population import Population
-        s = _settings(args)
-        today = args.date or s.today()
-        pop = Population(seed=s.seed, size=s.contracts, amc_count=s.amc_count, reference_date=s.today())
-        for case in cases(pop, s.seed, today, args.count):
-            sys.stdout.write(json.dumps(case, ensure_ascii=False) + "\n")
-        return 0
+        return _cards(args)
+    if args.command == "sandbox":
+        return _sandbox(args)
     if args.command == "accounts":
         from .accounts import account
         s = _settings(args)

@@ -23,8 +23,8 @@ def private_key(seed: int, kid: str) -> Ed25519PrivateKey:
 def public_jwk(key: Ed25519PublicKey, kid: str, use: str) -> dict[str, str]:
     raw = key.public_bytes(Encoding.Raw, PublicFormat.Raw)
     x = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-    return {"kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig", "kid": kid, "x": x, "key_ops": ["verify"],
-            "tp_use": use}
+    return {"kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig", "kid": kid, "x": x,
+            "tp_use": use}  # `use` only: RFC 7517 section 4.3 says not with key_ops too
 
 
 def jwks(seed: int, amc_kids: list[str]) -> dict:

@@ -17,6 +17,7 @@ import sys
 import threading
 
 from tiers_payant.front import free_port, wait_listening
+from tiers_payant.gunicorn_worker import WORKER_CLASS
 from tiers_payant.httpkit import log_event, setup_logging
 
 from . import state_identity
@@ -29,7 +30,7 @@ log = logging.getLogger("simulator.serve")
 
 
 def gunicorn_command(s: Settings) -> list[str]:
-    return [sys.executable, "-m", "gunicorn", "--workers", str(s.workers), "--worker-class", "gthread",
+    return [sys.executable, "-m", "gunicorn", "--workers", str(s.workers), "--worker-class", WORKER_CLASS,
             "--threads", str(s.threads), "--bind", f"127.0.0.1:{s.internal_port}",
             "--bind", f"{s.control_host}:{s.control_port}", "--graceful-timeout", "5", "--timeout", "60",
             "--keep-alive", "30", "--backlog", "2048", "--no-control-socket", "simulator.wsgi:app"]

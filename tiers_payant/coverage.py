@@ -1,6 +1,6 @@
 """The PEC computation: a quote's lines in, AMO / AMC / patient amounts per line out.
 
-Pure: no I/O, no clock (`on` is the date of the request). Rules follow shared/DOMAIN.md;
+Pure: no I/O, no clock (`on` is the date of the request). Rules follow docs/DOMAIN.md;
 figures and assumptions live in `tariff.py`. Choices made here:
 - every line satisfies amo + amc + patient == price * quantity (rounded to the cent,
   half up); a refused line is all patient cost;

@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from flask import Flask, Response, g, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from .parsing import MAX_BODY_BYTES, MAX_JSON_DEPTH, check_content_type, check_size
 from .problems import PROBLEM_CONTENT_TYPE, Problem
@@ -84,6 +84,12 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     return resp
 
 
+def conditional(resp: Response) -> Response:
+    """A strong ETag from the body, and 304 Not Modified when If-None-Match names it (RFC 9110 section 13.1.2)."""
+    resp.add_etag()
+    return resp.make_conditional(request)
+
+
 def read_json_body() -> bytes:
     """Content type and size checks before anything is parsed."""
     check_content_type(request.headers.get("Content-Type"))
@@ -123,7 +129,10 @@ def install(app: Flask, logger: logging.Logger) -> None:
     @app.errorhandler(HTTPException)
     def _http(e: HTTPException) -> Response:
         code = _HTTP_CODES.get(e.code or 500, "BAD_REQUEST" if (e.code or 500) < 500 else "INTERNAL_ERROR")
-        return problem_response(Problem(code, e.description or "", status=e.code))
+        headers = {}
+        if isinstance(e, MethodNotAllowed) and e.valid_methods:  # RFC 9110 section 15.5.6: MUST send Allow
+            headers["Allow"] = ", ".join(sorted(e.valid_methods))
+        return problem_response(Problem(code, e.description or "", headers=headers, status=e.code))
 
     @app.errorhandler(Exception)
     def _unexpected(e: Exception) -> Response:

@@ -42,6 +42,9 @@ def nir_error(nir: str) -> str | None:
     """None when `nir` is a valid NIR, else a short human message (with no digits echoed)."""
     if not isinstance(nir, str):
         return "NIR must be a string"
+    hint = nir_hint(nir)
+    if hint:
+        return hint
     if len(nir) != 15:
         return f"NIR must have 15 characters, got {len(nir)}"
     for pos, char in enumerate(nir):
@@ -56,6 +59,18 @@ def nir_error(nir: str) -> str | None:
     key = int(nir[13:])
     if not 1 <= key <= 97 or key != nir_key(nir[:13]):
         return "NIR key does not match (mistyped number?)"
+    return None
+
+
+def nir_hint(nir: str) -> str | None:
+    """The mistakes people typically make when copying a NIR from a card or a form."""
+    if any(c in nir for c in " .-\u00a0"):
+        return ("NIR must be written without spaces, dots or dashes: the 15 characters as one string "
+                "(e.g. 185057800608491)")
+    if len(nir) == 15 and nir[5:7] in ("2a", "2b"):
+        return "NIR: Corsica's departments are written 2A and 2B, in capitals"
+    if len(nir) == 13 and nir.isascii() and nir.isalnum():
+        return "NIR must have 15 characters: the 13 of the number and its 2-digit key"
     return None
 
 

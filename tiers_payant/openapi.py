@@ -1,7 +1,13 @@
 """OpenAPI 3.1 documents generated from the same pydantic models that validate requests.
 
-Both services describe their operations from one table; the gateway's document is the
-platform's professional operations plus its own status endpoints.
+Both services describe their operations from the tables below; the gateway's document is
+the platform's professional operations (with the gateway's own failure answers) plus its
+status endpoints. Every status an operation can answer is listed with the problem codes it
+can carry (the `code` member is an enum per status), so a client generated from the
+document, or a conformance checker, knows the whole contract. The conformance tests
+(tests/integration/test_openapi_conformance.py) replay the sandbox catalogue and every
+error class through openapi-core against the served documents: an undocumented status or
+code fails them.
 """
 from __future__ import annotations
 
@@ -10,63 +16,175 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from .problems import PROBLEM_CONTENT_TYPE, registry_table
+from . import openapi_examples as ex
+from .answers import ANSWER_MODELS, PecStatus
+from .problems import PROBLEM_CONTENT_TYPE, REGISTRY
 from .schemas import (AdvicesRequest, EligibilityAnswer, EligibilityRequest, PecAnswer, PecRequest,
                       ProblemDocument)
 
 MODELS: list[type[BaseModel]] = [EligibilityRequest, PecRequest, AdvicesRequest, EligibilityAnswer, PecAnswer,
-                                 ProblemDocument]
+                                 ProblemDocument, *ANSWER_MODELS]
+Codes = dict[int, list[str]]
+
+# Any request may meet gunicorn's limits or an unexpected error.
+ANY: Codes = {414: ["URI_TOO_LONG"], 431: ["HEADERS_TOO_LARGE"], 500: ["INTERNAL_ERROR"]}
+AUTH: Codes = {401: ["UNAUTHORIZED"], 403: ["ACCOUNT_SUSPENDED"], 429: ["RATE_LIMITED"]}
+BODY: Codes = {400: ["MALFORMED_JSON"], 413: ["PAYLOAD_TOO_LARGE"], 415: ["UNSUPPORTED_MEDIA_TYPE"],
+               422: ["VALIDATION_FAILED"]}
+# The sandbox's HTTP-level faults (control API) answer these on every platform route but /healthz.
+PLATFORM_FAULTS: Codes = {429: ["RATE_LIMITED"], 500: ["INTERNAL_ERROR"], 502: ["UPSTREAM_ERROR"],
+                          503: ["SERVICE_UNAVAILABLE"], 504: ["UPSTREAM_TIMEOUT"]}
+# The gateway relays the platform's answers and adds its own when the platform gives none.
+GATEWAY_FAILURES: Codes = {500: ["INTERNAL_ERROR"], 502: ["UPSTREAM_ERROR"],
+                           503: ["PLATFORM_UNAVAILABLE", "SERVICE_UNAVAILABLE"], 504: ["UPSTREAM_TIMEOUT"]}
+REASONS = {200: "answer", 304: "not modified: the If-None-Match ETag is current", 400: "bad request",
+           401: "authentication required or failed", 403: "forbidden", 404: "not found", 409: "conflict",
+           413: "content too large", 414: "URI too long", 415: "unsupported media type", 422: "invalid content",
+           429: "too many requests", 431: "header fields too large", 500: "internal error", 502: "bad gateway",
+           503: "unavailable", 504: "gateway timeout"}
+HEADERS = {409: {"Retry-After": "seconds to wait before retrying with the same key"},
+           401: {"WWW-Authenticate": "the authentication scheme and, for a bad token, error=\"invalid_token\""},
+           429: {"Retry-After": "seconds to wait before the next request"},
+           503: {"Retry-After": "seconds to wait, when known"}}
 
 
-def _ref(model: type[BaseModel]) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{model.__name__}"}
+def merge(*tables: Codes) -> Codes:
+    out: Codes = {}
+    for t in tables:
+        for status, codes in t.items():
+            out[status] = sorted(set(out.get(status, [])) | set(codes))
+    for status, codes in out.items():
+        assert all(c in REGISTRY for c in codes), codes
+    return dict(sorted(out.items()))
 
 
-def _problems(*statuses: int) -> dict[str, Any]:
-    return {str(s): {"description": "problem document",
-                     "content": {PROBLEM_CONTENT_TYPE: {"schema": _ref(ProblemDocument)}}} for s in statuses}
+def ref(model: type[BaseModel] | str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{model if isinstance(model, str) else model.__name__}"}
 
 
-def operation(summary: str, request: type[BaseModel] | None, answer: type[BaseModel] | dict | None,
-              problems: tuple[int, ...] = (400, 401, 413, 415, 422), auth: bool = True,
-              idempotent: bool = False) -> dict[str, Any]:
+def _headers(status: int) -> dict[str, Any]:
+    return {name: {"description": text, "schema": {"type": "string"}} for name, text in HEADERS.get(status, {}).items()}
+
+
+def problem_response(status: int, codes: list[str], extra: dict | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"allOf": [ref(ProblemDocument),
+                                        {"properties": {"status": {"const": status}, "code": {"enum": codes}}}]}
+    content = {PROBLEM_CONTENT_TYPE: {"schema": schema}}
+    if extra:
+        content.update(extra)
+    resp: dict[str, Any] = {"description": f"{REASONS.get(status, 'problem')}; problem codes: "
+                                           + ", ".join(f"`{c}`" for c in codes), "content": content}
+    if _headers(status):
+        resp["headers"] = _headers(status)
+    return resp
+
+
+def operation(summary: str, answer: type[BaseModel] | dict, problems: Codes, *, request: type[BaseModel] | None = None,
+              auth: bool = True, description: str = "", request_examples: dict | None = None,
+              answer_examples: dict | None = None, parameters: list | None = None, etag: bool = False,
+              media: str = "application/json") -> dict[str, Any]:
     op: dict[str, Any] = {"summary": summary, "responses": {}}
+    if description:
+        op["description"] = description
     if request is not None:
-        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": _ref(request)}}}
-    ok_schema = _ref(answer) if isinstance(answer, type) else (answer or {"type": "object"})
-    op["responses"]["200"] = {"description": "answer", "content": {"application/json": {"schema": ok_schema}}}
-    op["responses"].update(_problems(*problems))
-    if auth:
-        op["security"] = [{"bearer": []}]
-    if idempotent:
-        op["parameters"] = [{"name": "Idempotency-Key", "in": "header", "required": False,
-                             "schema": {"type": "string", "maxLength": 128}}]
+        body: dict[str, Any] = {"schema": ref(request)}
+        if request_examples:
+            body["examples"] = request_examples
+        op["requestBody"] = {"required": True, "content": {"application/json": body}}
+    ok: dict[str, Any] = {"schema": ref(answer) if isinstance(answer, type) else answer}
+    if answer_examples:
+        ok["examples"] = answer_examples
+    op["responses"]["200"] = {"description": REASONS[200], "content": {media: ok}}
+    if etag:
+        op["responses"]["200"]["headers"] = {"ETag": {"description": "strong validator of this answer",
+                                                      "schema": {"type": "string"}}}
+        op["responses"]["304"] = {"description": REASONS[304]}
+        parameters = [*(parameters or []), {"name": "If-None-Match", "in": "header", "required": False,
+                                            "schema": {"type": "string"}}]
+    for status, codes in problems.items():
+        op["responses"][str(status)] = problem_response(status, codes)
+    op["security"] = [{"bearer": []}] if auth else []
+    if parameters:
+        op["parameters"] = parameters
     return op
 
 
-def professional_paths() -> dict[str, Any]:
+IDEMPOTENCY_KEY = {"name": "Idempotency-Key", "in": "header", "required": False,
+                   "description": "the same key with the same payload answers the first decision again, byte for "
+                                  "byte; with another payload, 422 IDEMPOTENCY_KEY_REUSED; while the first is still "
+                                  "being decided, 409 IDEMPOTENCY_IN_PROGRESS with Retry-After",
+                   "schema": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[\\x20-\\x7e]+$"}}
+PEC_NUMBER = {"name": "pec_number", "in": "path", "required": True,
+              "schema": {"type": "string", "pattern": "^[A-Za-z0-9-]{1,64}$"}, "example": "PEC-3F9A0C2B7D1E4A55"}
+
+
+def professional_paths(service: str, examples: dict[str, dict] | None = None) -> dict[str, Any]:
+    """The three professional operations; `service` is "platform" or "gateway" (its failure answers)."""
+    failures = PLATFORM_FAULTS if service == "platform" else GATEWAY_FAILURES
+    e = examples or {}
+    # FORBIDDEN: a gateway's service account may not act as a professional
+    eligibility_problems = merge(ANY, AUTH, BODY, {403: ["FORBIDDEN"], 422: ["NIR_INVALID"]}, failures)
+    pec_problems = merge(eligibility_problems, {400: ["BAD_REQUEST"], 403: ["FORBIDDEN"], 409: ["IDEMPOTENCY_IN_PROGRESS"],
+                                                422: ["IDEMPOTENCY_KEY_REUSED"]})
+    status_problems = merge(ANY, AUTH, {403: ["FORBIDDEN"], 404: ["NOT_FOUND"]}, failures,
+                            {503: ["PLATFORM_UNAVAILABLE"]} if service == "gateway" else {})
+    offline = (" At the gateway, when the platform gives no answer, the offline stand-in decides: `mode` offline, "
+               "`provisional` true, `offline_cause` and, for an acceptance, `journal_reference`."
+               if service == "gateway" else "")
     return {
-        "/v1/eligibility": {"post": operation("Rights check: is this beneficiary covered for this domain",
-                                              EligibilityRequest, EligibilityAnswer)},
-        "/v1/pec": {"post": operation("Prise en charge: a quote in, an agreement with AMO/AMC/patient amounts out",
-                                      PecRequest, PecAnswer, (400, 401, 403, 409, 413, 415, 422), idempotent=True)},
-        "/v1/pec/{pec_number}": {"get": {**operation("Status of an agreement", None, {"type": "object"}, (401, 404)),
-                                         "parameters": [{"name": "pec_number", "in": "path", "required": True,
-                                                         "schema": {"type": "string", "maxLength": 64}}]}},
+        "/v1/eligibility": {"post": operation(
+            "Rights check: is this beneficiary covered for this domain", EligibilityAnswer, eligibility_problems,
+            request=EligibilityRequest, request_examples=e.get("eligibility"), answer_examples=ex.ELIGIBILITY_ANSWERS,
+            description="Business declines are 200 answers with `decision: not_eligible` and a `reason`." + offline)},
+        "/v1/pec": {"post": operation(
+            "Prise en charge: a quote in, an agreement with AMO/AMC/patient amounts out", PecAnswer, pec_problems,
+            request=PecRequest, request_examples=e.get("pec"), answer_examples=ex.PEC_ANSWERS,
+            parameters=[IDEMPOTENCY_KEY],
+            description="Amounts are decimal strings (`\"30.00\"`); a JSON number is refused (422). "
+                        "Refusals are 200 answers with `decision: refused` and `reasons`." + offline)},
+        "/v1/pec/{pec_number}": {"get": operation(
+            "Status of an agreement", PecStatus, status_problems, parameters=[PEC_NUMBER],
+            answer_examples=ex.PEC_STATUS_ANSWERS)},
+    }
+
+
+def shared_paths(service: str) -> dict[str, Any]:
+    """Pages both services serve: problem types, metrics, this document and liveness."""
+    faults = PLATFORM_FAULTS if service == "platform" else {}
+    text = {"type": "string"}
+    return {
+        "/problems/{name}": {"get": {**operation(
+            "A problem type's page (the `type` of problem documents resolves here)", text,
+            merge(ANY, faults, {404: ["NOT_FOUND"]}), auth=False, media="text/html",
+            answer_examples=ex.text("the page of NIR_INVALID", ex.PROBLEM_PAGE),
+            parameters=[{"name": "name", "in": "path", "required": True, "example": "nir-invalid",
+                         "schema": {"type": "string", "pattern": "^[a-z0-9-]{1,64}$"}}])}},
+        "/problems": {"get": operation("Every reason and problem code, linked to its page", text, merge(ANY, faults),
+                                       auth=False, media="text/html",
+                                       answer_examples=ex.text("the table of codes", ex.PROBLEMS_PAGE))},
+        "/metrics": {"get": operation("Prometheus metrics (text exposition format)", text, merge(ANY, faults),
+                                      auth=False, media="text/plain",
+                                      answer_examples=ex.text("a few lines", ex.METRICS[service]))},
+        "/openapi.json": {"get": operation("This document", {"type": "object"}, merge(ANY, faults), auth=False,
+                                           answer_examples={"head": {"summary": "its first members", "value": {
+                                               "openapi": "3.1.0", "info": {"title": "…", "version": "1.1.0"}}}})},
     }
 
 
 def document(title: str, description: str, paths: dict[str, Any]) -> dict[str, Any]:
     _, schemas = models_json_schema([(m, "validation") for m in MODELS], by_alias=True,
                                     ref_template="#/components/schemas/{model}")
-    codes = "\n".join(f"- `{c['code']}` ({c['status']}{', decline' if c['decline'] else ''}): {c['title']}"
-                      for c in registry_table())
     return {
         "openapi": "3.1.0",
-        "info": {"title": title, "version": "1.0.0",
-                 "description": description + "\n\nAmounts are decimal strings in euros with two decimals."
-                 "\n\nReason and problem codes:\n" + codes},
+        "info": {"title": title, "version": "1.1.0",
+                 "description": description + "\n\nAmounts are decimal strings in euros with two decimals "
+                 "(`\"240.00\"`), in requests and answers; a JSON number is refused with 422. Every error is "
+                 "`application/problem+json` (RFC 9457) with a stable `code`; its `type` is the relative URI of "
+                 "the code's page on this service (`/problems/<code>`, all listed at `/problems`). Any request "
+                 "may also be answered 405 (with `Allow`) on a path that exists for another method."},
         "paths": paths,
         "components": {"schemas": schemas.get("$defs", {}),
-                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
+                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                                                      "description": "a token from POST /oauth/token on the "
+                                                                     "platform (the gateway accepts the same)"}}},
     }

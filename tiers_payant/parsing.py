@@ -11,7 +11,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from .nir import nir_error
+from .nir import nir_error, nir_hint
 from .problems import FieldError, Problem
 
 MAX_BODY_BYTES = 64 * 1024
@@ -50,7 +50,10 @@ def json_depth(raw: bytes) -> int:
 def check_content_type(content_type: str | None) -> None:
     mime = (content_type or "").split(";")[0].strip().lower()
     if mime != "application/json":
-        raise Problem("UNSUPPORTED_MEDIA_TYPE", f"send application/json, not {mime or 'nothing'}")
+        hint = (" (a form body is for POST /oauth/token only; this operation takes a JSON object, e.g. "
+                "requests' json= rather than data=)" if mime in ("application/x-www-form-urlencoded", "multipart/form-data")
+                else "")
+        raise Problem("UNSUPPORTED_MEDIA_TYPE", f"send Content-Type: application/json, not {mime or 'nothing'}{hint}")
 
 
 def check_size(length: int | None, raw: bytes | None = None) -> None:
@@ -76,14 +79,26 @@ def parse_model(model: type[M], raw: bytes) -> M:
         if any(e["type"] == "model_type" and not e["loc"] for e in errs):
             raise Problem("VALIDATION_FAILED", "the body must be a JSON object",
                           [FieldError("", "expected an object")]) from None
-        fields = [FieldError(_pointer(e["loc"]), e["msg"]) for e in errs]
-        raise Problem("VALIDATION_FAILED", f"{len(fields)} field(s) invalid", fields) from None
+        fields = [FieldError(_pointer(e["loc"]), _with_hint(e)) for e in errs]
+        first = fields[0]
+        raise Problem("VALIDATION_FAILED", f"{len(fields)} field(s) invalid; first: {first.path}: {first.message}",
+                      fields) from None
     beneficiary = getattr(value, "beneficiary", None)
     if beneficiary is not None:
         msg = nir_error(beneficiary.nir)
         if msg:
             raise Problem("NIR_INVALID", msg, [FieldError("/beneficiary/nir", msg, "NIR_INVALID")])
     return value
+
+
+def _with_hint(error: dict) -> str:
+    """pydantic's message, plus what a person probably did wrong where that is a common slip."""
+    value, loc = error.get("input"), error["loc"]
+    if loc and loc[-1] == "nir" and isinstance(value, str):
+        hint = nir_hint(value)
+        if hint:
+            return hint
+    return error["msg"]
 
 
 def parse_json_object(raw: bytes) -> dict:

@@ -9,7 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-PROBLEM_BASE = "https://tiers-payant-sim.example/problems/"
+# Problem type URIs are relative references (RFC 9457 section 3.1.1) that resolve on the
+# service that answered: both the platform and the gateway serve `/problems/<slug>`, a short
+# page per code, so a problem relayed by the gateway still resolves where it was read.
+PROBLEM_BASE = "/problems/"
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
 
@@ -64,6 +67,8 @@ _CODES = [
     Code("IDEMPOTENCY_KEY_REUSED", 422, "The idempotency key was used with another request payload"),
     Code("IDEMPOTENCY_IN_PROGRESS", 409, "A request with this idempotency key is still being decided"),
     Code("PAYLOAD_TOO_LARGE", 413, "The body is larger than allowed"),
+    Code("URI_TOO_LONG", 414, "The request line is longer than the server reads"),
+    Code("HEADERS_TOO_LARGE", 431, "A header field is too large, or there are too many"),
     Code("UNSUPPORTED_MEDIA_TYPE", 415, "The content type is not supported"),
     Code("RATE_LIMITED", 429, "Too many requests for this account"),
     Code("TOO_MANY_CONNECTIONS", 429, "Too many open connections from this address"),
@@ -107,7 +112,7 @@ class Problem(Exception):
     def to_dict(self) -> dict[str, Any]:
         entry = REGISTRY[self.code]
         return {
-            "type": PROBLEM_BASE + self.code.lower().replace("_", "-"),
+            "type": problem_type(self.code),
             "title": entry.title,
             "status": self.http_status,
             "detail": self.detail or entry.title,
@@ -117,6 +122,20 @@ class Problem(Exception):
         }
 
 
+def slug(code: str) -> str:
+    return code.lower().replace("_", "-")
+
+
+def problem_type(code: str) -> str:
+    return PROBLEM_BASE + slug(code)
+
+
+def code_of_slug(value: str) -> str | None:
+    code = value.upper().replace("-", "_")
+    return code if code in REGISTRY and slug(code) == value else None
+
+
 def registry_table() -> list[dict[str, Any]]:
     """For the human documentation page and the OpenAPI description."""
-    return [{"code": c.code, "status": c.status, "title": c.title, "decline": c.decline} for c in _CODES]
+    return [{"code": c.code, "status": c.status, "title": c.title, "decline": c.decline, "type": problem_type(c.code)}
+            for c in _CODES]

@@ -2,19 +2,55 @@
 
 Strict pydantic models: unknown fields and wrong types are rejected (a professional
 software that sends `"birth_rank": "1"` has a bug worth telling it about). Amounts in
-requests are decimal strings ("240.00") or JSON numbers with at most two decimals; amounts in
-answers are always decimal strings in euros.
+requests and answers are decimal strings in euros with exactly two decimals ("240.00"): a
+JSON number is refused with a 422 that says so, since a binary float cannot hold 0.10 and
+two clients would round it differently.
 """
 from __future__ import annotations
 
 from datetime import date as Date
+import re
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
 Domain = Literal["OPTI", "AUDI", "PHAR", "DENT"]
-Amount = Field(gt=0, max_digits=8, decimal_places=2)
+AMOUNT_PATTERN = r"^[0-9]{1,6}\.[0-9]{2}$"
+POSITIVE_AMOUNT_PATTERN = r"^(?!0+\.00$)[0-9]{1,6}\.[0-9]{2}$"  # as above, 0.00 excluded
+NIR_PATTERN = r"^[1278][0-9]{4}(?:[0-9]{2}|2[AB])[0-9]{8}$"
+_AMOUNT = re.compile(AMOUNT_PATTERN)
+
+
+def _amount(positive: bool, maximum: Decimal | None = None):
+    def check(value: object) -> Decimal:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            raise PydanticCustomError("amount_number", 'amounts are decimal strings with two decimals, e.g. "{example}", '
+                                      "not JSON numbers", {"example": f"{value:.2f}" if value >= 0 else "30.00"})
+        if not isinstance(value, str) or not _AMOUNT.fullmatch(value):
+            raise PydanticCustomError("amount_format", 'an amount is a string of euros with two decimals, e.g. "30.00"')
+        if positive and Decimal(value) <= 0:
+            raise PydanticCustomError("amount_positive", "the amount must be above 0.00")
+        if maximum is not None and Decimal(value) > maximum:
+            raise PydanticCustomError("amount_maximum", "the amount must be at most {maximum}", {"maximum": str(maximum)})
+        return Decimal(value)
+    schema = {"type": "string", "pattern": POSITIVE_AMOUNT_PATTERN if positive else AMOUNT_PATTERN,
+              "examples": ["30.00"],
+              "description": "euros, a decimal string with two decimals" + (", above 0.00" if positive else "")}
+    return Annotated[Decimal, PlainValidator(check), WithJsonSchema(schema, mode="validation")]
+
+
+def _integral(value: object) -> object:
+    """JSON Schema's `integer` includes 1.0 (a number whose fraction is zero): accepted as 1, so
+    the server is no stricter than its documents; 1.5 and "1" are still refused."""
+    return int(value) if type(value) is float and value.is_integer() else value
+
+
+Int = Annotated[int, BeforeValidator(_integral)]
+PositiveEur = _amount(True)
+Eur = _amount(False)
+AdviceEur = _amount(False, Decimal("100000.00"))
 EurString = Field(pattern=r"^-?\d+\.\d{2}$", examples=["240.00"])
 
 
@@ -23,9 +59,11 @@ class Strict(BaseModel):
 
 
 class BeneficiaryIn(Strict):
-    nir: str = Field(min_length=15, max_length=15, description="NIR, 15 characters, key included (2A/2B for Corsica)")
+    nir: str = Field(min_length=15, max_length=15, json_schema_extra={"pattern": NIR_PATTERN, "format": "nir"},
+                     description="NIR, 15 characters without spaces or dots, key included (2A/2B in capitals for "
+                                 "Corsica); a wrong key is 422 NIR_INVALID", examples=["185057800608491"])
     birth_date: Date
-    birth_rank: int = Field(ge=1, le=9, description="rang de naissance: tells twins apart")
+    birth_rank: Int = Field(ge=1, le=9, description="rang de naissance: tells twins apart")
 
 
 class EligibilityRequest(Strict):
@@ -45,8 +83,8 @@ class LineIn(Strict):
     cls: Literal["A", "B", "I", "II"] = Field(alias="class")
     eye: Literal["right", "left"] | None = None
     ear: Literal["right", "left"] | None = None
-    price: Decimal = Amount
-    quantity: int = Field(ge=1, le=2)
+    price: PositiveEur
+    quantity: Int = Field(ge=1, le=2)
 
 
 class PecRequest(EligibilityRequest):
@@ -62,7 +100,7 @@ class AdviceIn(Strict):
                       " platform also requires it within its accepted window)")
     cause: Literal["unreachable", "timeout", "breaker_open"]
     reference: str = Field(max_length=64, description="the gateway's journal reference")
-    amc_eur: Decimal = Field(ge=0, le=100_000, max_digits=10, decimal_places=2, allow_inf_nan=False)
+    amc_eur: AdviceEur  # at most 100,000.00: no single equipment comes near
     request: dict = Field(description="the original request body, judged as if it came online at `at`")
     client_id: str | None = Field(None, min_length=1, max_length=64,
                                   description="if given, must be the token's subject")
@@ -140,10 +178,17 @@ class PecAnswer(BaseModel):
     offline_cause: Literal["unreachable", "timeout", "breaker_open"] | None = None
 
 
-class ProblemDocument(BaseModel):
-    type: str
-    title: str
-    status: int
-    detail: str
+class ProblemError(BaseModel):
+    path: str = Field(description="JSON pointer into the request body (\"\" for the whole body)")
+    message: str
     code: str
-    errors: list[dict]
+
+
+class ProblemDocument(BaseModel):
+    """RFC 9457; extension members may be added (the token endpoint adds RFC 6749's `error`)."""
+    type: str = Field(description="relative URI of the problem type's page on this service: /problems/<code>")
+    title: str
+    status: int = Field(ge=400, le=599)
+    detail: str
+    code: str = Field(description="stable code from the registry (see /problems)")
+    errors: list[ProblemError]

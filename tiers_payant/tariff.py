@@ -1,6 +1,6 @@
 """The product's own tariff table and coverage rules for optics (OPTI) and audio (AUDI).
 
-No current official LPP code list was found (see shared/DOMAIN.md), so the product ships
+No current official LPP code list was found (see docs/DOMAIN.md), so the product ships
 this small documented list. Figures from DOMAIN.md: frame classe A cap 30 EUR, BR 9 EUR;
 frame classe B BR 0.05 EUR; contrat responsable optics caps 420 / 700 / 800 EUR, frame
 within it 100 EUR; audio classe I cap 950 EUR (1,400 EUR under 20), BR 400 EUR; classe II

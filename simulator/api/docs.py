@@ -1,42 +1,102 @@
-"""The platform's contract: OpenAPI 3.1 and a human page (operations, codes, sandbox)."""
+"""The platform's contract: OpenAPI 3.1 and a human page (operations, codes, sandbox catalogue)."""
 from __future__ import annotations
 
 import html
 
 from flask import Blueprint, Response, current_app
 
+from tiers_payant import openapi_examples as ex
+from tiers_payant.answers import AdvicesAnswer, Health, Jwks, OAuthError, Revocations, StandinPolicies, TokenAnswer
 from tiers_payant.httpkit import json_response
-from tiers_payant.openapi import _problems, document, operation, professional_paths
-from tiers_payant.problems import registry_table
+from tiers_payant.openapi import (ANY, AUTH, BODY, PLATFORM_FAULTS, document, merge, operation, problem_response,
+                                  professional_paths, ref, shared_paths)
+from tiers_payant.problem_pages import codes_table
+from tiers_payant.problems import PROBLEM_CONTENT_TYPE
 from tiers_payant.schemas import AdvicesRequest
+
+from ..catalogue import case_table
+from ..keys import jwks
+from .examples import catalogue_examples
 
 bp = Blueprint("docs", __name__)
 
 DESCRIPTION = ("Mock third-party-payer platform (tiers payant) for optics and audio: synthetic insured, signed "
                "digital cards, rights checks and PEC, sandbox accounts. Every error is application/problem+json.")
+_TOKEN_FORM = {"type": "object", "required": ["grant_type"], "properties": {
+    "grant_type": {"type": "string", "const": "client_credentials"},
+    "client_id": {"type": "string", "minLength": 1, "maxLength": 64, "description": "or HTTP Basic (client_secret_basic)"},
+    "client_secret": {"type": "string", "minLength": 1, "maxLength": 128}, "scope": {"type": "string"}}}
+
+
+TOKEN_CODES = {400: ["BAD_REQUEST", "MALFORMED_JSON", "VALIDATION_FAILED"], 401: ["INVALID_CLIENT"],
+               403: ["ACCOUNT_SUSPENDED"], 413: ["PAYLOAD_TOO_LARGE"], 415: ["UNSUPPORTED_MEDIA_TYPE"],
+               422: ["VALIDATION_FAILED"]}
+
+
+def token_operation() -> dict:
+    problems = merge(ANY, PLATFORM_FAULTS, TOKEN_CODES)
+    op = operation("OAuth2 client-credentials grant (RFC 6749 section 4.4)", TokenAnswer, problems, auth=False,
+                   answer_examples={"sandbox": {"summary": "a sandbox account's token", "value": ex.TOKEN_ANSWER}},
+                   description="Credentials in the form body (client_secret_post) or as HTTP Basic "
+                               "(client_secret_basic). Errors 400 (`invalid_request`, `unsupported_grant_type`) and "
+                               "401 (`invalid_client`) carry RFC 6749's `error` member, as a problem document's "
+                               "extension or as a plain RFC 6749 answer.")
+    form = {"schema": _TOKEN_FORM, "examples": {"sandbox": {"summary": "a sandbox account (`accounts --count 1`)",
+                                                            "value": {"grant_type": "client_credentials",
+                                                                      "client_id": "opt-000000",
+                                                                      "client_secret": "see accounts"}}}}
+    op["requestBody"] = {"required": True, "content": {"application/x-www-form-urlencoded": form,
+                                                       "application/json": {"schema": _TOKEN_FORM}}}
+    for status in (400, 401):  # RFC 6749 section 5.2 answers, in either shape
+        resp = problem_response(status, problems[status], {"application/json": {"schema": ref(OAuthError)}})
+        problem = resp["content"][PROBLEM_CONTENT_TYPE]
+        problem["schema"] = {"anyOf": [problem["schema"], ref(OAuthError)]}
+        op["responses"][str(status)] = resp
+    op["security"] = [{}, {"basic": []}]
+    return op
+
+
+def _one(summary: str, value) -> dict:
+    return {"example": {"summary": summary, "value": value}}
 
 
 def platform_openapi() -> dict:
-    paths = professional_paths()
-    paths["/v1/advices"] = {"post": operation("Store-and-forward replay of a gateway's offline decisions (idempotent "
-                                              "by advice_id)", AdvicesRequest, {"type": "object"})}
-    paths["/v1/keys"] = {"get": operation("JWKS: AMC card keys and the token-signing key", None, {"type": "object"},
-                                          (), auth=False)}
-    paths["/v1/revocations"] = {"get": {**operation("Revoked cards and suspended accounts, versioned", None,
-                                                    {"type": "object"}, (401, 422)),
-                                        "parameters": [{"name": "since", "in": "query", "required": False,
-                                                        "schema": {"type": "string", "pattern": "^[0-9]{1,12}$"}}]}}
-    paths["/v1/standin-policy"] = {"get": operation("Per-AMC degraded-mode limits", None, {"type": "object"}, (401,))}
-    paths["/oauth/token"] = {"post": {"summary": "Client-credentials login (form or JSON body)",
-                                      "requestBody": {"content": {"application/x-www-form-urlencoded": {
-                                          "schema": {"type": "object", "properties": {
-                                              "grant_type": {"const": "client_credentials"},
-                                              "client_id": {"type": "string"}, "client_secret": {"type": "string"}}}}}},
-                                      "responses": {"200": {"description": "token"},
-                                                    "401": {"description": "problem document"}}}}
-    paths["/oauth/token"]["post"]["responses"].update(_problems(400, 401, 403, 413, 415, 429))  # RFC 6749 `error` too
-    paths["/healthz"] = {"get": {"summary": "Liveness", "responses": {"200": {"description": "ok"}}}}
-    return document("Tiers-payant platform simulator", DESCRIPTION, paths)
+    s = current_app.extensions["platform"].settings
+    examples = catalogue_examples(s.seed, s.beneficiaries, s.amc_count, s.today())
+    every = merge(ANY, PLATFORM_FAULTS)
+    services = current_app.extensions["platform"]
+    first_amc = services.population.amcs[0]
+    live_keys = jwks(s.seed, [first_amc.kid])  # one AMC key and the token key, as served
+    live_policy = {"policies": [services.policies[first_amc.number].to_json()]}
+    paths = professional_paths("platform", examples)
+    paths["/oauth/token"] = {"post": token_operation()}
+    paths["/v1/advices"] = {"post": operation(
+        "Store-and-forward replay of a gateway's offline decisions (idempotent by advice_id)", AdvicesAnswer,
+        merge(every, AUTH, BODY, {403: ["FORBIDDEN"]}), request=AdvicesRequest,
+        answer_examples={"confirmed": {"summary": "one advice, confirmed", "value": ex.ADVICES_ANSWER}},
+        description="Gateways' service accounts only (`gw-N`); others get 403 FORBIDDEN.")}
+    paths["/v1/keys"] = {"get": operation("JWKS: AMC card keys and the token-signing key", Jwks, every, auth=False,
+                                          etag=True, answer_examples=_one("one AMC's key and the token key (of "
+                                                                          f"{len(services.population.amcs)} + 1)",
+                                                                          live_keys))}
+    paths["/v1/revocations"] = {"get": operation(
+        "Revoked cards and suspended accounts, versioned", Revocations, merge(every, AUTH, {422: ["VALIDATION_FAILED"]}),
+        etag=True, answer_examples={"full": {"summary": "the whole list (since=0)", "value": ex.REVOCATIONS_ANSWER}},
+        parameters=[{"name": "since", "in": "query", "required": False, "description": "a version seen before",
+                     "schema": {"type": "string", "pattern": "^[0-9]{1,12}$"}}])}
+    paths["/v1/standin-policy"] = {"get": operation("Per-AMC degraded-mode limits", StandinPolicies,
+                                                    merge(every, AUTH),
+                                                    answer_examples=_one("the first AMC's policy", live_policy))}
+    paths["/healthz"] = {"get": operation("Liveness", Health, ANY, auth=False,
+                                          answer_examples=_one("the default sandbox", ex.HEALTH))}
+    paths["/docs"] = {"get": operation("This contract for people: operations, codes, sandbox catalogue",
+                                       {"type": "string"}, every, auth=False, media="text/html",
+                                       answer_examples=_one("the page", ex.DOCS_PAGE))}
+    paths.update(shared_paths("platform"))
+    doc = document("Tiers-payant platform simulator", DESCRIPTION, paths)
+    doc["components"]["securitySchemes"]["basic"] = {"type": "http", "scheme": "basic",
+                                                     "description": "client_id and client_secret (token endpoint)"}
+    return doc
 
 
 @bp.get("/openapi.json")
@@ -49,18 +109,24 @@ def docs() -> Response:
     s = current_app.extensions["platform"]
     ops = "".join(f"<li><code>{m.upper()} {html.escape(p)}</code>: {html.escape(o.get('summary', ''))}</li>"
                   for p, item in platform_openapi()["paths"].items() for m, o in item.items())
-    codes = "".join(f"<tr><td><code>{c['code']}</code></td><td>{c['status']}</td><td>{'decline' if c['decline'] else 'problem'}"
-                    f"</td><td>{html.escape(c['title'])}</td></tr>" for c in registry_table())
+    cases = "".join(f"<tr><td><code>{r['case']}</code></td><td>{r['domain'] or ''}</td><td>{html.escape(r['eligibility'])}"
+                    f"</td><td>{html.escape(r['pec'])}</td></tr>"
+                    for r in case_table(s.population, s.settings.seed, s.settings.today()))
+    seed, n = s.settings.seed, s.settings.beneficiaries
     body = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Tiers-payant platform simulator</title></head>
 <body><h1>Tiers-payant platform simulator</h1><p>{html.escape(DESCRIPTION)}</p>
-<p>Population: seed {s.settings.seed}, {s.population.size} contracts, {len(s.population.amcs)} AMCs.
-Machine-readable contract: <a href="/openapi.json">/openapi.json</a>.</p>
+<p>Population: seed {seed}, {s.population.size} contracts, {len(s.population.amcs)} AMCs.
+Machine-readable contract: <a href="/openapi.json">/openapi.json</a>. Amounts are decimal strings (<code>"30.00"</code>).</p>
 <h2>Operations</h2><ul>{ops}</ul>
-<h2>Reason and problem codes</h2><table border="1"><tr><th>code</th><th>status</th><th>kind</th><th>meaning</th></tr>{codes}</table>
-<h2>Sandbox catalogue</h2><p>Test cases with their expected answers:
-<code>python -m simulator cards --count 200 --seed {s.settings.seed} --beneficiaries {s.settings.beneficiaries}</code>;
-sandbox accounts: <code>python -m simulator accounts --count 10 --seed {s.settings.seed}</code>.
-Each case line holds the card, the beneficiary's proof of possession, a quote and the answer the platform gives.</p>
+<h2>Sandbox catalogue</h2><p>One case of a kind: <code>python -m simulator cards --case NAME --seed {seed} --beneficiaries {n}</code>
+(<code>--list-cases</code> prints this table, <code>--count N</code> gives N cases). Each case holds the card, the
+beneficiary's proof of possession, a quote and the answers a fresh sandbox gives. Sandbox accounts:
+<code>python -m simulator accounts --count 10 --seed {seed}</code>. Cases get used up (an accepted PEC records
+consumption): <code>python -m simulator sandbox reset</code> (control API <code>POST /v1/sandbox/reset</code>) forgets
+PECs, consumption and suspensions.</p>
+<table border="1"><tr><th>case</th><th>domain</th><th>rights check</th><th>PEC</th></tr>{cases}</table>
+<h2>Reason and problem codes</h2><p>Each code has its page at <code>/problems/&lt;code&gt;</code>, the <code>type</code>
+of problem documents (<a href="/problems">all codes</a>).</p>{codes_table()}
 </body></html>"""
     resp = Response(body, mimetype="text/html")
     resp.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"

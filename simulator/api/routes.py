@@ -5,13 +5,14 @@ import time
 
 from flask import Blueprint, Response, current_app, g, request
 
-from tiers_payant.httpkit import json_response, read_json_body
+from tiers_payant.httpkit import conditional, json_response, read_json_body
 from tiers_payant.idempotency import check_key
 from tiers_payant.parsing import parse_model
 from tiers_payant.problems import Problem
 from tiers_payant.schemas import AdvicesRequest, EligibilityRequest, OfflineLookupsRequest, PecRequest
 
 from ..keys import jwks
+from ..metrics import render
 
 bp = Blueprint("platform", __name__)
 
@@ -113,8 +114,8 @@ def _observe_advice(client_id: str, advice, verdict: dict) -> None:
 @bp.get("/v1/keys")
 def keys():
     s = svc()
-    return json_response(jwks(s.settings.seed, [a.kid for a in s.population.amcs]),
-                         headers={"Cache-Control": "public, max-age=300"})
+    return conditional(json_response(jwks(s.settings.seed, [a.kid for a in s.population.amcs]),
+                                     headers={"Cache-Control": "public, max-age=300"}))
 
 
 @bp.get("/v1/revocations")
@@ -124,14 +125,15 @@ def revocations():
     if not since.isdigit() or len(since) > 12:
         raise Problem("VALIDATION_FAILED", "since must be a non-negative integer version")
     version, rows = svc().store.revocations_since(int(since))
-    return json_response({"version": version, "since": int(since), "complete": int(since) == 0,
-                          "cards": [r["value"] for r in rows if r["kind"] == "card"],
-                          "accounts": [r["value"] for r in rows if r["kind"] == "account"],
-                          "restored_accounts": [r["value"] for r in rows if r["kind"] == "account-restored"],
-                          # a reset supersedes every token of a lower credential version
-                          "credentials": [{"client_id": r["value"].rsplit(":", 1)[0],
-                                           "version": int(r["value"].rsplit(":", 1)[1])}
-                                          for r in rows if r["kind"] == "credential"]})
+    # private, no-cache: a gateway may keep it and revalidate with If-None-Match (304 when unchanged)
+    return conditional(json_response({
+        "version": version, "since": int(since), "complete": int(since) == 0,
+        "cards": [r["value"] for r in rows if r["kind"] == "card"],
+        "accounts": [r["value"] for r in rows if r["kind"] == "account"],
+        "restored_accounts": [r["value"] for r in rows if r["kind"] == "account-restored"],
+        # a reset supersedes every token of a lower credential version
+        "credentials": [{"client_id": r["value"].rsplit(":", 1)[0], "version": int(r["value"].rsplit(":", 1)[1])}
+                        for r in rows if r["kind"] == "credential"]}, headers={"Cache-Control": "private, no-cache"}))
 
 
 @bp.get("/v1/standin-policy")
@@ -139,6 +141,12 @@ def standin_policy():
     _principal(service=None)
     s = svc()
     return json_response({"policies": [s.policies[a.number].to_json() for a in s.population.amcs]})
+
+
+@bp.get("/metrics")
+def metrics():
+    body, content_type = render(svc().store)
+    return Response(body, content_type=content_type)
 
 
 @bp.get("/healthz")

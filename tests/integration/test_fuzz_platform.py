@@ -111,7 +111,11 @@ def test_platform_survives_its_own_openapi_document(platform):
     assert {"/v1/eligibility", "/v1/pec", "/oauth/token"} <= {k.split(" ", 2)[2] for k in done}
     print(done)
     assert sum(done.values()) >= 100, done
-    assert stored_rows(platform)["pecs"] == 0  # no fuzzed card verifies, so no agreement could be made
+    # No fuzzed card verifies; only the document's own request examples (real catalogue cards)
+    # can make an agreement, at most one each.
+    doc = requests.get(platform.url + "/openapi.json", timeout=10).json()
+    examples = doc["paths"]["/v1/pec"]["post"]["requestBody"]["content"]["application/json"]["examples"]
+    assert stored_rows(platform)["pecs"] <= len(examples)
 
 
 def test_advices_fuzzed_with_a_gateway_account(platform):

@@ -32,9 +32,9 @@ def test_keys_of_known_numbers_including_corsica():
     ("295109912611199", "key"),
     ("2951099126111", "15 characters"),
     ("2951099126111930", "15 characters"),
-    ("2 95 10 99 126 111 93", "15 characters"),  # only the compact form
+    ("2 95 10 99 126 111 93", "without spaces"),  # only the compact form, and the error says so
     ("253072C07300443", "position 7"),
-    ("253072a07300443", "position 7"),  # upper case only
+    ("253072a07300443", "capitals"),  # upper case only, and the error says so
     ("2A5109912611193", "position 2"),
     ("29510991261119X", "position 15"),
     ("29510991261119\u0663", "position 15"),  # an Arabic-Indic digit is not a digit here
