@@ -78,7 +78,7 @@ def build_services(settings: Settings) -> Services:
     full = settings.resilience == "full"
     breaker = SharedBreaker(settings.breaker_path, config_of(settings), on_transition=_on_transition) if full else None
     upstream = Upstream(settings, breaker)
-    offline = OfflineDesk(settings, cached, journal, lookups=LookupLog(settings.lookup_log_path)) if full else None
+    offline = OfflineDesk(settings, cached, journal, lookups=LookupLog(settings.lookup_log_path, installation_key(settings.journal_key_path))) if full else None
     if full:
         journal.check()  # fail at start-up, not at the first offline acceptance
     return Services(settings, journal, breaker, cached, upstream, GatewayService(settings.resilience, upstream, offline),

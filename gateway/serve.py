@@ -54,7 +54,9 @@ class GatewayServer(BaseApplication):
 
 
 def prepare(settings: Settings) -> None:
-    os.makedirs(settings.state_dir, exist_ok=True)
+    os.umask(0o077)  # journal, keys, caches, breaker: private to the service's user
+    os.makedirs(settings.state_dir, mode=0o700, exist_ok=True)
+    os.chmod(settings.state_dir, 0o700)  # a directory made earlier by hand is tightened too
     metrics_dir = os.path.join(settings.state_dir, f"prometheus-{settings.port}")
     shutil.rmtree(metrics_dir, ignore_errors=True)
     os.makedirs(metrics_dir, mode=0o700)

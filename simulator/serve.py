@@ -46,6 +46,7 @@ def serve(settings: Settings, reset_state: bool = False) -> int:
         from dataclasses import replace
         s = replace(s, internal_port=free_port())
     os.makedirs(s.state_dir, mode=0o700, exist_ok=True)
+    os.chmod(s.state_dir, 0o700)  # a directory made earlier by hand is tightened too
     if reset_state:
         for path in state_identity.reset(s):
             print(f"removed {path}", flush=True)

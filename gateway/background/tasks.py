@@ -35,6 +35,7 @@ from gateway.offline.lookup_log import LookupLog
 from gateway.offline.platform_snapshot import CachedPlatform
 from gateway.online.breaker_store import SharedBreaker
 from tiers_payant.httpkit import log_event
+from tiers_payant.secrets_at_rest import installation_key
 
 log = logging.getLogger("gateway.background")
 FULL_REFRESH_EVERY = 20  # an occasional full revocation list repairs any missed increment
@@ -49,7 +50,7 @@ class Background:
         self.platform_ok = False
         self.health = Health(cached.disk)
         self.drainer = Drainer(settings, journal, self.client, self.owner)
-        self.lookups = LookupLog(settings.lookup_log_path)
+        self.lookups = LookupLog(settings.lookup_log_path, installation_key(settings.journal_key_path))
         self._lookups_after = 0.0
         self._refreshes = 0
         self._tracebacks: set[tuple[str, str]] = set()

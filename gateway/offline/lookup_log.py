@@ -7,8 +7,9 @@ account's recent rows (account_watch); the drain sends the declined ones to the 
 
 A file of its own beside the journal, with synchronous=NORMAL: these rows are evidence, not
 payment promises, and must not cost an acceptance a second fsync. They hold the
-professional's bearer token until sent (the platform attributes each lookup to the account
-whose token it verifies); rows are deleted once sent and old.
+professional's bearer token, sealed with the journal's key, until sent (the platform
+attributes each lookup to the account whose token it verifies); rows are deleted once sent
+and old.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import time
 import uuid
 
 from gateway.offline.account_watch import AccountActivity
+from tiers_payant.secrets_at_rest import seal, unseal
 
 _SCHEMA = """CREATE TABLE IF NOT EXISTS offline_lookup (
   id TEXT PRIMARY KEY, at REAL NOT NULL, client_id TEXT NOT NULL, beneficiary_key TEXT NOT NULL,
@@ -30,8 +32,8 @@ KEEP_SENT_S = 86_400.0
 
 
 class LookupLog:
-    def __init__(self, path: str) -> None:
-        self.path = path
+    def __init__(self, path: str, key: bytes) -> None:
+        self.path, self.key = path, key
         self._local = threading.local()
 
     def _conn(self) -> sqlite3.Connection:
@@ -54,10 +56,12 @@ class LookupLog:
 
     def record(self, client_id: str, beneficiary_key: str, ok: bool, with_card: bool, operation: str,
                replay: bool, token: str | None, at: float) -> None:
+        lookup_id = uuid.uuid4().hex
+        sealed = seal(self.key, token, lookup_id) if replay and token else None
         self._conn().execute(
             "INSERT INTO offline_lookup (id, at, client_id, beneficiary_key, ok, with_card, operation, replay, token)"
-            " VALUES (?,?,?,?,?,?,?,?,?)", (uuid.uuid4().hex, at, client_id, beneficiary_key, int(ok),
-                                            int(with_card), operation, int(replay), token if replay else None))
+            " VALUES (?,?,?,?,?,?,?,?,?)", (lookup_id, at, client_id, beneficiary_key, int(ok),
+                                            int(with_card), operation, int(replay), sealed))
 
     def activity(self, client_id: str, since: float) -> AccountActivity:
         failed, distinct = self._conn().execute(
@@ -68,9 +72,9 @@ class LookupLog:
     def unsent(self, limit: int) -> list[dict]:
         rows = self._conn().execute(
             "SELECT id, at, beneficiary_key, ok, with_card, operation, token FROM offline_lookup"
-            " WHERE replay=1 AND sent_at IS NULL ORDER BY at LIMIT ?", (limit,)).fetchall()
+            " WHERE replay=1 AND sent_at IS NULL AND token IS NOT NULL ORDER BY at LIMIT ?", (limit,)).fetchall()
         return [{"id": r[0], "at": r[1], "beneficiary_key": r[2], "ok": bool(r[3]), "with_card": bool(r[4]),
-                 "operation": r[5], "token": r[6]} for r in rows]
+                 "operation": r[5], "token": unseal(self.key, r[6], r[0])} for r in rows]
 
     def mark_sent(self, ids: list[str], now: float) -> None:
         conn = self._conn()
@@ -79,5 +83,6 @@ class LookupLog:
 
     def counts(self) -> dict[str, int]:
         total, unsent = self._conn().execute(
-            "SELECT COUNT(*), COALESCE(SUM(replay = 1 AND sent_at IS NULL), 0) FROM offline_lookup").fetchone()
+            "SELECT COUNT(*), COALESCE(SUM(replay = 1 AND sent_at IS NULL AND token IS NOT NULL), 0)"
+            " FROM offline_lookup").fetchone()
         return {"recorded": int(total), "unsent": int(unsent)}
