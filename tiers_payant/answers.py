@@ -116,6 +116,17 @@ class AdvicesAnswer(Closed):
     results: list[AdviceResult]
 
 
+class OfflineLookupResult(Closed):
+    id: str = Field(pattern=r"^[0-9a-f]{32}$")
+    accepted: bool = Field(description="counted by detection (false: token invalid or time outside the window)")
+    reason: str | None
+    duplicate: bool | None = None
+
+
+class OfflineLookupsAnswer(Closed):
+    results: list[OfflineLookupResult]
+
+
 class Health(BaseModel):
     status: Literal["ok"]
     contracts: int | None = None

@@ -6,13 +6,13 @@ import html
 from flask import Blueprint, Response, current_app
 
 from tiers_payant import openapi_examples as ex
-from tiers_payant.answers import AdvicesAnswer, Health, Jwks, OAuthError, Revocations, StandinPolicies, TokenAnswer
+from tiers_payant.answers import AdvicesAnswer, OfflineLookupsAnswer, Health, Jwks, OAuthError, Revocations, StandinPolicies, TokenAnswer
 from tiers_payant.httpkit import json_response
 from tiers_payant.openapi import (ANY, AUTH, BODY, PLATFORM_FAULTS, document, merge, operation, problem_response,
                                   professional_paths, ref, shared_paths)
 from tiers_payant.problem_pages import codes_table
 from tiers_payant.problems import PROBLEM_CONTENT_TYPE
-from tiers_payant.schemas import AdvicesRequest
+from tiers_payant.schemas import AdvicesRequest, OfflineLookupsRequest
 
 from ..catalogue import case_table
 from ..keys import jwks
@@ -28,9 +28,10 @@ _TOKEN_FORM = {"type": "object", "required": ["grant_type"], "properties": {
     "client_secret": {"type": "string", "minLength": 1, "maxLength": 128}, "scope": {"type": "string"}}}
 
 
-TOKEN_CODES = {400: ["BAD_REQUEST", "MALFORMED_JSON", "VALIDATION_FAILED"], 401: ["INVALID_CLIENT"],
+TOKEN_CODES = {400: ["BAD_REQUEST", "MALFORMED_JSON", "VALIDATION_FAILED", "INVALID_REQUEST", "UNSUPPORTED_GRANT_TYPE",
+                     "INVALID_SCOPE"], 401: ["INVALID_CLIENT"],
                403: ["ACCOUNT_SUSPENDED"], 413: ["PAYLOAD_TOO_LARGE"], 415: ["UNSUPPORTED_MEDIA_TYPE"],
-               422: ["VALIDATION_FAILED"]}
+               422: ["VALIDATION_FAILED"], 429: ["LOGIN_THROTTLED"]}
 
 
 def token_operation() -> dict:
@@ -75,6 +76,10 @@ def platform_openapi() -> dict:
         merge(every, AUTH, BODY, {403: ["FORBIDDEN"]}), request=AdvicesRequest,
         answer_examples={"confirmed": {"summary": "one advice, confirmed", "value": ex.ADVICES_ANSWER}},
         description="Gateways' service accounts only (`gw-N`); others get 403 FORBIDDEN.")}
+    paths["/v1/offline-lookups"] = {"post": operation(
+        "A gateway's declined offline lookups, for detection (each attributed by the professional's token)",
+        OfflineLookupsAnswer, merge(every, AUTH, BODY, {403: ["FORBIDDEN"]}), request=OfflineLookupsRequest,
+        description="Gateways' service accounts only (`gw-N`); others get 403 FORBIDDEN. Idempotent by `id`.")}
     paths["/v1/keys"] = {"get": operation("JWKS: AMC card keys and the token-signing key", Jwks, every, auth=False,
                                           etag=True, answer_examples=_one("one AMC's key and the token key (of "
                                                                           f"{len(services.population.amcs)} + 1)",

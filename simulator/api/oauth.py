@@ -58,6 +58,9 @@ def _fail(code: str, detail: str) -> Problem:
     return Problem(code, detail)
 
 
+KNOWN_PARAMETERS = frozenset({"grant_type", "client_id", "client_secret", "scope"})
+
+
 def _form(raw: bytes) -> dict[str, str]:
     try:
         pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(raw.strip()))
@@ -65,6 +68,8 @@ def _form(raw: bytes) -> dict[str, str]:
         raise _fail("INVALID_REQUEST", "the body is not valid application/x-www-form-urlencoded UTF-8") from None
     out: dict[str, str] = {}
     for k, v in pairs:
+        if k not in KNOWN_PARAMETERS:
+            continue  # RFC 6749 section 3.2: unrecognized parameters are ignored
         if k in out:
             raise _fail("INVALID_REQUEST", f"parameter {k} is repeated (RFC 6749 section 3.2)")
         out[k] = v
@@ -82,10 +87,11 @@ def _json(raw: bytes) -> dict[str, str]:
     except (ValueError, RecursionError):
         pass  # parse_json_object below gives the precise problem
     doc = parse_json_object(raw)
-    repeated = sorted({k for k in seen if seen.count(k) > 1})
+    repeated = sorted({k for k in seen if seen.count(k) > 1 and k in KNOWN_PARAMETERS})
     if repeated:
         raise _fail("INVALID_REQUEST", f"parameter {repeated[0]} is repeated (RFC 6749 section 3.2)")
-    bad = [k for k, v in doc.items() if not isinstance(v, str)]
+    # RFC 6749 section 3.2: unrecognized parameters are ignored; the known ones must be strings
+    bad = [k for k, v in doc.items() if k in KNOWN_PARAMETERS and not isinstance(v, str)]
     if bad:
         raise _fail("INVALID_REQUEST", f"parameter {bad[0]} must be a string")
     return doc
