@@ -94,7 +94,11 @@ def test_after_a_reset_the_old_token_is_refused_offline_and_its_later_advices_re
                           headers=ADMIN, timeout=5)
         assert r.ok, r.text
         reset_at = time.time()
-        version = status(gw.url)  # the refresh brings the reset within one interval (0.5 s here)
+        # within one refresh interval (0.5 s here) the gateway holds a revocation list fetched after the reset
+        refreshed = wait_until(lambda: (lambda age: age is not None and age < time.time() - reset_at)(
+            status(gw.url)["caches"]["revocations"]), 10, every_s=0.05)
+        version = status(gw.url)
+        assert refreshed, version
         requests.post(platform.extra["control"] + "/v1/faults", json={"mode": "down", "for_s": 30}, headers=ADMIN,
                       timeout=5)
         try:
