@@ -14,9 +14,10 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from tiers_payant.cards import verify_card
-from tiers_payant.coverage import History, QuoteLine, compute_pec, line_problems
-from tiers_payant.model import PEC_DOMAINS, eur, money, paris_day
-from tiers_payant.pec_request import check_pec_request, line_json, quote_lines
+from tiers_payant.coverage import History, QuoteLine, compute_pec
+from tiers_payant.model import eur, money, paris_day
+from tiers_payant.pec_request import (check_pec_request, line_json, prescription, quote_lines, renewal_facts,
+                                      request_problem)
 from tiers_payant.privacy import beneficiary_key
 from tiers_payant.failpoints import failpoint
 from tiers_payant.idempotency import IN_PROGRESS_WAIT_S, fingerprint, in_progress, reused
@@ -90,7 +91,9 @@ class Platform:
             return r, None
         c, b = r.contract, r.beneficiary
         result = compute_pec(req.domain, lines, level=dict(c.guarantees).get(req.domain, "ECO"),
-                             responsable=c.responsable, birth_date=b.birth_date, on=on, history=self._history(r))
+                             responsable=c.responsable, birth_date=b.birth_date, on=on, history=self._history(r),
+                             contract_type=c.contract_type, amo_regime=req.amo_regime,
+                             renewal=renewal_facts(req), prescription=prescription(req))
         return r, result
 
     def pec(self, req: PecRequest, principal: Principal, idem_key: str | None, now: float,
@@ -251,9 +254,9 @@ class Platform:
             if known:
                 return self._verdict_of_online(json.loads(known["body"]), a)
         lines = quote_lines(req)
-        if req.domain not in PEC_DOMAINS or line_problems(req.domain, lines, birth_date=req.beneficiary.birth_date,
-                                                          on=req.date or on):
-            return {"verdict": "rejected", "reason": "VALIDATION_FAILED", "platform_amc_eur": "0.00"}
+        problem = request_problem(req, lines, req.date or on)
+        if problem is not None:
+            return {"verdict": "rejected", "reason": problem.code, "platform_amc_eur": "0.00"}
         r, result = self.judge_pec(req, lines, req.date or on, a.at, card)
         answer = self._answer(req, r, result, req.date or on)
         if a.idempotency_key:  # a later online retry with the key replays this judgment

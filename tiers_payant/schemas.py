@@ -87,10 +87,37 @@ class LineIn(Strict):
     quantity: Int = Field(ge=1, le=2)
 
 
+class RenewalIn(Strict):
+    """Facts that allow an early renewal of the lenses (optics); all optional."""
+
+    correction_change_right: Decimal | None = Field(default=None, ge=0, le=40, max_digits=4, decimal_places=2,
+                                                    description="dioptres of change since the last lenses")
+    correction_change_left: Decimal | None = Field(default=None, ge=0, le=40, max_digits=4, decimal_places=2)
+    medical_condition: bool = Field(default=False, description="a listed condition, attested on the prescription")
+
+
 class PecRequest(EligibilityRequest):
     professional: ProfessionalIn
     lines: list[LineIn] = Field(min_length=1, max_length=12)
-    prescription_date: Date | None = None
+    prescription_date: Date | None = Field(default=None, description="checked for validity when given")
+    prescriber: Literal["ent", "ent_paediatric", "gp_otology", "ophthalmologist", "orthoptist",
+                        "optician"] | None = Field(default=None, description="audio: checked when given")
+    renewal: RenewalIn | None = None
+    amo_regime: Literal["general", "alsace_moselle"] | None = Field(
+        default=None, description="the beneficiary's AMO regime, from the carte Vitale; general when absent")
+
+
+class InvoiceIn(Strict):
+    """Facturation against an agreement: what is invoiced, at most what was agreed."""
+
+    invoice_number: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9-]+$")
+    delivered_on: Date | None = Field(default=None, description="delivery date; today (Europe/Paris) when absent")
+    amo: Decimal = Field(ge=0, max_digits=8, decimal_places=2)
+    amc: Decimal = Field(ge=0, max_digits=8, decimal_places=2)
+
+
+class CancelIn(Strict):
+    reason: Literal["abandoned", "quote_changed", "error", "other"] = "abandoned"
 
 
 class AdviceIn(Strict):
@@ -176,6 +203,26 @@ class PecAnswer(BaseModel):
     request_id: str
     journal_reference: str | None = None
     offline_cause: Literal["unreachable", "timeout", "breaker_open"] | None = None
+
+
+class PecEvent(BaseModel):
+    at: str = Field(description="ISO 8601 instant, or the day for an expiry")
+    event: Literal["accepted", "cancelled", "invoiced", "expired"]
+    detail: dict = Field(default_factory=dict)
+
+
+class PecState(BaseModel):
+    pec_number: str
+    state: Literal["accepted", "cancelled", "invoiced", "expired"]
+    status: Literal["valid", "expired", "closed"] = Field(description="kept for older clients")
+    decision: Literal["accepted", "partial"]
+    amo: str = EurString
+    amc: str = EurString
+    patient: str = EurString
+    expires_on: Date | None
+    lines: list[LineAnswer]
+    history: list[PecEvent]
+    invoice: dict | None = None
 
 
 class ProblemError(BaseModel):
