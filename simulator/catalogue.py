@@ -160,7 +160,7 @@ class Catalogue:
             case["expect_pec"] = {"decision": "refused", "reason": r.reason}
         else:
             res = compute_pec(domain, _lines(kind), level=dict(c.guarantees)[domain], responsable=c.responsable,
-                              birth_date=b.birth_date, on=self.today,
+                              contract_type=c.contract_type, birth_date=b.birth_date, on=self.today,
                               history=History(b.last_glasses, b.last_hearing_left, b.last_hearing_right))
             case["expect_pec"] = {"decision": res.decision, "reason": res.reason, "amc": str(res.amc)}
         return case

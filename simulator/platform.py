@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -26,6 +25,7 @@ from tiers_payant.schemas import AdviceIn, EligibilityRequest, PecRequest
 from tiers_payant.tokens import Principal, token_identity, verify_token
 
 from .keys import TOKEN_KID, private_key
+from .pec_life import held, reserve
 from .population import Population, card_of
 from .rights import Rights, decide_rights
 from .settings import Settings
@@ -75,15 +75,15 @@ class Platform:
                 "coverage": r.coverage(req.domain) if r.eligible else None, "request_id": uuid.uuid4().hex}
 
     # ---- PEC ----
-    def _history(self, rights: Rights) -> History:
+    def _history(self, rights: Rights, on: date) -> History:
         b = rights.beneficiary
-        stored = self.store.consumption(self.bkey(b.nir, b.birth_date, b.birth_rank))
+        stored = held(self.store, self.bkey(b.nir, b.birth_date, b.birth_rank), on)  # consumed or reserved
 
         def latest(derived: date | None, item: str) -> date | None:
             d = date.fromisoformat(stored[item]) if item in stored else None
             return max(filter(None, (derived, d)), default=None)
         return History(latest(b.last_glasses, "glasses"), latest(b.last_hearing_left, "hearing_left"),
-                       latest(b.last_hearing_right, "hearing_right"))
+                       latest(b.last_hearing_right, "hearing_right"), latest(None, "frame"), latest(None, "lenses"))
 
     def judge_pec(self, req: PecRequest, lines: list[QuoteLine], on: date, at: float | None = None, card=None):
         r = self.rights(req, on, at, card)
@@ -91,7 +91,7 @@ class Platform:
             return r, None
         c, b = r.contract, r.beneficiary
         result = compute_pec(req.domain, lines, level=dict(c.guarantees).get(req.domain, "ECO"),
-                             responsable=c.responsable, birth_date=b.birth_date, on=on, history=self._history(r),
+                             responsable=c.responsable, birth_date=b.birth_date, on=on, history=self._history(r, on),
                              contract_type=c.contract_type, amo_regime=req.amo_regime,
                              renewal=renewal_facts(req), prescription=prescription(req))
         return r, result
@@ -156,22 +156,11 @@ class Platform:
         items = set()
         for q, l in zip(req.lines, result.lines):
             if l.status == "accepted":
-                items.add("glasses" if req.domain == "OPTI" else f"hearing_{q.ear}")
+                items.add(("lenses" if q.eye else "frame") if req.domain == "OPTI" else f"hearing_{q.ear}")
         db.execute("INSERT INTO pecs (pec_number, client_id, idem_key, body_hash, amc, created_at, expires_on, answer)"
                    " VALUES (?,?,?,?,?,?,?,?)", (answer["pec_number"], client_id, idem_key, body_hash,
                                                  r.contract.amc.number, now, answer["expires_on"], json.dumps(answer)))
-        db.executemany("INSERT INTO consumption (beneficiary_key, item, on_date, source) VALUES (?,?,?,?)",
-                       [(key, item, on.isoformat(), answer["pec_number"]) for item in sorted(items)])
-
-    def pec_status(self, pec_number: str, principal: Principal) -> dict:
-        rows = self.store.query("SELECT answer, client_id FROM pecs WHERE pec_number=?", (pec_number,))
-        if not rows or rows[0]["client_id"] != principal.client_id:
-            raise Problem("NOT_FOUND", "no PEC with this number for this account")
-        answer = json.loads(rows[0]["answer"])
-        expired = answer["expires_on"] and date.fromisoformat(answer["expires_on"]) < self.today(time.time())
-        return {"pec_number": pec_number, "status": "expired" if expired else "valid", "decision": answer["decision"],
-                "amo": answer["amo"], "amc": answer["amc"], "patient": answer["patient"],
-                "expires_on": answer["expires_on"], "lines": answer["lines"]}
+        reserve(db, answer["pec_number"], key, sorted(items), on, answer["expires_on"], now)  # see pec_life
 
     # ---- advices: offline decisions replayed by a gateway ----
     def advice_principal(self, db, a: AdviceIn) -> tuple[Principal | None, str | None]:

@@ -205,26 +205,6 @@ class PecAnswer(BaseModel):
     offline_cause: Literal["unreachable", "timeout", "breaker_open"] | None = None
 
 
-class PecEvent(BaseModel):
-    at: str = Field(description="ISO 8601 instant, or the day for an expiry")
-    event: Literal["accepted", "cancelled", "invoiced", "expired"]
-    detail: dict = Field(default_factory=dict)
-
-
-class PecState(BaseModel):
-    pec_number: str
-    state: Literal["accepted", "cancelled", "invoiced", "expired"]
-    status: Literal["valid", "expired", "closed"] = Field(description="kept for older clients")
-    decision: Literal["accepted", "partial"]
-    amo: str = EurString
-    amc: str = EurString
-    patient: str = EurString
-    expires_on: Date | None
-    lines: list[LineAnswer]
-    history: list[PecEvent]
-    invoice: dict | None = None
-
-
 class ProblemError(BaseModel):
     path: str = Field(description="JSON pointer into the request body (\"\" for the whole body)")
     message: str
