@@ -37,6 +37,7 @@ SCHEMA = [
     "CREATE TABLE IF NOT EXISTS pec_actions (client_id TEXT NOT NULL, idem_key TEXT NOT NULL, action TEXT NOT NULL,"
     " body_hash TEXT NOT NULL, answer TEXT NOT NULL, PRIMARY KEY (client_id, idem_key))",
 ]
+CANCELLED_BY_ADVICE = ("accepted", "cancelled", "expired")  # a cancel advice is confirmed in these states
 LEGACY_STATUS = {"accepted": "valid", "expired": "expired", "cancelled": "closed", "invoiced": "closed"}
 
 
@@ -77,6 +78,60 @@ def held(store, beneficiary_key: str, on: date) -> dict[str, str]:
     return {r["item"]: r["d"] for r in rows}
 
 
+def _cancel(db, pec_number: str, now: float, detail: dict) -> None:
+    db.execute("UPDATE pec_life SET state='cancelled', updated_at=? WHERE pec_number=?", (now, pec_number))
+    db.execute("DELETE FROM reservations WHERE pec_number=?", (pec_number,))
+    _event(db, pec_number, _instant(now), "cancelled", detail)
+
+
+def settle_expiry(db, pec_number: str, row, today: date) -> str:
+    """The state on `today`; an open agreement past `expires_on` expires now (written once)."""
+    if row["state"] is None:  # recorded before the life cycle: consumption already definitive
+        return "invoiced"
+    if row["state"] == "accepted" and date.fromisoformat(row["expires_on"]) < today:
+        if db.execute("UPDATE pec_life SET state='expired' WHERE pec_number=? AND state='accepted'",
+                      (pec_number,)).rowcount:
+            db.execute("DELETE FROM reservations WHERE pec_number=?", (pec_number,))
+            day_after = date.fromordinal(date.fromisoformat(row["expires_on"]).toordinal() + 1)
+            _event(db, pec_number, day_after.isoformat(), "expired")
+        return "expired"
+    return row["state"]
+
+
+def judge_cancel(platform, db, advice, now: float, client_id: str) -> dict:
+    """A cancellation a gateway journaled offline, judged as if it had come online at its
+    time, inside the caller's transaction (the advice's one), for the account `client_id`
+    whose token the advice carries.
+
+    It names the platform's `pec_number`, or, for an agreement made offline, the advice that
+    created it (`pec_advice_id`): that advice was judged first (the drain sends in order). A
+    cancellation is confirmed when the agreement is freed (or was never agreed: the offline
+    PEC was rejected, or expired meanwhile); rejected when already invoiced or unknown.
+    """
+    req = advice.request
+    reason = str(req.get("reason") or "abandoned")[:32]
+    verdict = {"verdict": "rejected", "reason": "NOT_FOUND", "platform_amc_eur": "0.00"}
+    n = str(req.get("pec_number") or "")
+    if not n:  # an offline agreement: the advice that created it knows its number
+        original = db.execute("SELECT verdict, pec_number FROM advices WHERE advice_id=?",
+                              (str(req.get("pec_advice_id") or ""),)).fetchone()
+        if original is None:
+            return verdict
+        if original["pec_number"] is None:  # never agreed (rejected): nothing to free
+            return {"verdict": "confirmed", "reason": None, "platform_amc_eur": "0.00"}
+        n = original["pec_number"]
+    row = db.execute("SELECT p.answer, p.client_id, l.state, l.on_date, l.expires_on, l.invoice FROM pecs p"
+                     " LEFT JOIN pec_life l ON l.pec_number = p.pec_number WHERE p.pec_number=?", (n,)).fetchone()
+    if row is None or row["client_id"] != client_id:
+        return verdict
+    state = settle_expiry(db, n, row, platform.today(advice.at))
+    if state not in CANCELLED_BY_ADVICE:
+        return {**verdict, "reason": "PEC_NOT_OPEN", "pec_number": n}
+    if state == "accepted":
+        _cancel(db, n, now, {"reason": reason, "advice_id": advice.advice_id})
+    return {"verdict": "confirmed", "reason": None, "platform_amc_eur": "0.00", "pec_number": n}
+
+
 class PecLife:
     def __init__(self, platform) -> None:
         self.platform = platform
@@ -101,19 +156,6 @@ class PecLife:
             raise Problem("NOT_FOUND", "no PEC with this number for this account")
         return row
 
-    def _settle_expiry(self, db, pec_number: str, row, today: date) -> str:
-        """The state on `today`; an open agreement past `expires_on` expires now (written once)."""
-        if row["state"] is None:  # recorded before the life cycle: consumption already definitive
-            return "invoiced"
-        if row["state"] == "accepted" and date.fromisoformat(row["expires_on"]) < today:
-            if db.execute("UPDATE pec_life SET state='expired' WHERE pec_number=? AND state='accepted'",
-                          (pec_number,)).rowcount:
-                db.execute("DELETE FROM reservations WHERE pec_number=?", (pec_number,))
-                day_after = date.fromordinal(date.fromisoformat(row["expires_on"]).toordinal() + 1)
-                _event(db, pec_number, day_after.isoformat(), "expired")
-            return "expired"
-        return row["state"]
-
     def _view(self, db, pec_number: str, state: str) -> dict:
         row = db.execute("SELECT answer FROM pecs WHERE pec_number=?", (pec_number,)).fetchone()
         answer = json.loads(row["answer"])
@@ -128,7 +170,7 @@ class PecLife:
     def state(self, pec_number: str, principal: Principal, now: float) -> dict:
         with self.store.tx() as db:
             row = self._row(db, pec_number, principal)
-            return self._view(db, pec_number, self._settle_expiry(db, pec_number, row, self.platform.today(now)))
+            return self._view(db, pec_number, settle_expiry(db, pec_number, row, self.platform.today(now)))
 
     # ---- state changes: one transaction each, Idempotency-Key replays answered from it ----
     def _replayed(self, db, principal: Principal, idem: str | None, action: str, body_hash: str) -> dict | None:
@@ -155,13 +197,11 @@ class PecLife:
             if replay is not None:
                 return replay
             row = self._row(db, pec_number, principal)
-            state = self._settle_expiry(db, pec_number, row, self.platform.today(now))
+            state = settle_expiry(db, pec_number, row, self.platform.today(now))
             if state not in ("accepted", "cancelled"):
                 raise Problem("PEC_NOT_OPEN", f"the agreement is {state}: it can no longer be cancelled")
             if state == "accepted":  # cancelling twice is harmless: the second answers the same state
-                db.execute("UPDATE pec_life SET state='cancelled', updated_at=? WHERE pec_number=?", (now, pec_number))
-                db.execute("DELETE FROM reservations WHERE pec_number=?", (pec_number,))
-                _event(db, pec_number, _instant(now), "cancelled", {"reason": body.reason})
+                _cancel(db, pec_number, now, {"reason": body.reason})
             answer = self._view(db, pec_number, "cancelled")
             self._remember(db, principal, idem, action, body_hash, answer)
             return answer
@@ -179,7 +219,7 @@ class PecLife:
             if replay is not None:
                 return replay
             row = self._row(db, pec_number, principal)
-            state = self._settle_expiry(db, pec_number, row, today)
+            state = settle_expiry(db, pec_number, row, today)
             if state != "accepted":
                 raise Problem("PEC_NOT_OPEN", f"the agreement is {state}: it can no longer be invoiced")
             if not date.fromisoformat(row["on_date"]) <= delivered <= date.fromisoformat(row["expires_on"]):

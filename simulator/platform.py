@@ -25,7 +25,7 @@ from tiers_payant.schemas import AdviceIn, EligibilityRequest, PecRequest
 from tiers_payant.tokens import Principal, token_identity, verify_token
 
 from .keys import TOKEN_KID, private_key
-from .pec_life import held, reserve
+from .pec_life import held, judge_cancel, reserve
 from .population import Population, card_of
 from .rights import Rights, decide_rights
 from .settings import Settings
@@ -214,6 +214,12 @@ class Platform:
     def judge_advice(self, db, a: AdviceIn, now: float, p: Principal | None = None) -> dict:
         """Judged as if it had come online at its time, inside the caller's transaction, for
         the professional `p` its token names (advice_principal)."""
+        if a.operation == "cancel":  # an offline cancellation (simulator.pec_life), for the token's account
+            if p is None:
+                p, refused = self.advice_principal(db, a)
+                if p is None:
+                    return {"verdict": "rejected", "reason": refused, "platform_amc_eur": "0.00"}
+            return judge_cancel(self, db, a, now, p.client_id)
         on = self.today(a.at)
         model = PecRequest if a.operation == "pec" else EligibilityRequest
         request, card = self.advice_request(a.request)
