@@ -170,7 +170,8 @@ class OfflineDesk:
         a = entry["payload"]["answer"]
         status = {None: "provisional", "confirmed": "valid"}.get(entry["verdict"], entry["verdict"])
         cancelled = OfflineLife(self).cancellation(p.client_id, reference)
-        return {"pec_number": reference, "state": "cancelled" if cancelled else "accepted",
+        state = "cancelled" if cancelled else "rejected" if entry["verdict"] == "rejected" else "accepted"
+        return {"pec_number": reference, "state": state,
                 "cancellation": cancelled, "status": status, "decision": a["decision"], "amo": a["amo"],
                 "amc": a["amc"], "patient": a["patient"], "expires_on": a["expires_on"], "lines": a["lines"],
                 "mode": "offline", "provisional": entry["state"] == "pending", "journal_reference": reference,
