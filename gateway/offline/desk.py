@@ -172,7 +172,7 @@ class OfflineDesk:
         cancelled = OfflineLife(self).cancellation(p.client_id, reference)
         state = "cancelled" if cancelled else "rejected" if entry["verdict"] == "rejected" else "accepted"
         return {"pec_number": reference, "state": state,
-                "cancellation": cancelled, "status": status, "decision": a["decision"], "amo": a["amo"],
+                "cancellation": cancelled, "history": [], "status": status, "decision": a["decision"], "amo": a["amo"],
                 "amc": a["amc"], "patient": a["patient"], "expires_on": a["expires_on"], "lines": a["lines"],
                 "mode": "offline", "provisional": entry["state"] == "pending", "journal_reference": reference,
                 "reconciliation": {"state": entry["state"], "verdict": entry["verdict"],

@@ -13,6 +13,7 @@ import requests
 from tests.support.gateway_live import caches_loaded, catalogue, optician, pec, status, wait_until
 from tests.support.procs import restart_platform, start_gateway, start_platform
 from tiers_payant.model import paris_day
+from tiers_payant.answers import PecStatus as PecState
 
 pytestmark = pytest.mark.integration
 
@@ -94,6 +95,7 @@ def test_offline_cotation_cancellations_and_invoices_then_reconciliation(tmp_pat
         assert again["journal_reference"] == refs[0]
         view = requests.get(gw + f"/v1/pec/{j2['pec_number']}", headers=h, timeout=5).json()
         assert view["state"] == "cancelled" and view["cancellation"]["state"] == "pending"
+        PecState.model_validate(view)  # the documented shape, offline too
 
         provisional = post(gw, f"/v1/pec/{j1['pec_number']}/invoice", h,
                            {"invoice_number": "F-9", "amo": j1["amo"], "amc": j1["amc"]})
@@ -118,6 +120,7 @@ def test_offline_cotation_cancellations_and_invoices_then_reconciliation(tmp_pat
         assert j2_view["cancellation"]["verdict"] == "confirmed"
         j3_view = requests.get(gw + f"/v1/pec/{j3['pec_number']}", headers=h, timeout=5).json()
         assert j3_view["reconciliation"]["verdict"] == "rejected" and j3_view["state"] == "cancelled"
+        PecState.model_validate(state)
         # Y's offline agreement was cancelled at the platform: Y can be asked again, online
         assert post(gw, "/v1/pec", h, pec(y, acc)).json()["decision"] == "accepted"
     finally:
