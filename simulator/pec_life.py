@@ -13,11 +13,12 @@ A cotation (`POST /v1/quotes`) prices the same request and records nothing at al
 """
 from __future__ import annotations
 
-import hashlib
 import json
+import sqlite3
 from datetime import date, datetime, timezone
 from decimal import Decimal
 
+from tiers_payant.idempotency import IN_PROGRESS_WAIT_S, fingerprint, in_progress, reused
 from tiers_payant.model import eur, money
 from tiers_payant.pec_request import check_pec_request
 from tiers_payant.problems import FieldError, Problem
@@ -34,8 +35,6 @@ SCHEMA = [
     "CREATE TABLE IF NOT EXISTS pec_events (seq INTEGER PRIMARY KEY AUTOINCREMENT, pec_number TEXT NOT NULL,"
     " at TEXT NOT NULL, event TEXT NOT NULL, detail TEXT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS pec_events_by_pec ON pec_events (pec_number)",
-    "CREATE TABLE IF NOT EXISTS pec_actions (client_id TEXT NOT NULL, idem_key TEXT NOT NULL, action TEXT NOT NULL,"
-    " body_hash TEXT NOT NULL, answer TEXT NOT NULL, PRIMARY KEY (client_id, idem_key))",
 ]
 CANCELLED_BY_ADVICE = ("accepted", "cancelled", "expired")  # a cancel advice is confirmed in these states
 LEGACY_STATUS = {"accepted": "valid", "expired": "expired", "cancelled": "closed", "invoiced": "closed"}
@@ -172,52 +171,56 @@ class PecLife:
             row = self._row(db, pec_number, principal)
             return self._view(db, pec_number, settle_expiry(db, pec_number, row, self.platform.today(now)))
 
-    # ---- state changes: one transaction each, Idempotency-Key replays answered from it ----
-    def _replayed(self, db, principal: Principal, idem: str | None, action: str, body_hash: str) -> dict | None:
-        if not idem:
-            return None
-        row = db.execute("SELECT action, body_hash, answer FROM pec_actions WHERE client_id=? AND idem_key=?",
-                         (principal.client_id, idem)).fetchone()
-        if row is None:
-            return None
-        if (row["action"], row["body_hash"]) != (action, body_hash):
-            raise Problem("IDEMPOTENCY_CONFLICT", "this Idempotency-Key was used with another request")
-        return json.loads(row["answer"])
-
-    def _remember(self, db, principal: Principal, idem: str | None, action: str, body_hash: str, answer: dict):
-        if idem:
-            db.execute("INSERT INTO pec_actions (client_id, idem_key, action, body_hash, answer) VALUES (?,?,?,?,?)",
-                       (principal.client_id, idem, action, body_hash, json.dumps(answer)))
+    # ---- state changes: one transaction each, under the platform's Idempotency-Key rules ----
+    def _change(self, principal: Principal, idem: str | None, action: str, raw: bytes, now: float,
+                apply) -> tuple[dict, bytes, bool]:  # type: ignore[no-untyped-def]
+        """(answer, its bytes, replayed). The key's check, the change and the stored answer in one
+        write transaction, as for POST /v1/pec: a replay gets the first answer's bytes; the key
+        with another payload or on another operation is 422; still being decided, 409."""
+        fp = fingerprint(raw)
+        try:
+            with self.store.tx(wait_s=IN_PROGRESS_WAIT_S) as db:
+                if idem:
+                    known = db.execute("SELECT fingerprint, operation, body FROM idempotency"
+                                       " WHERE client_id=? AND idem_key=?", (principal.client_id, idem)).fetchone()
+                    if known:
+                        if (known["fingerprint"], known["operation"]) != (fp, action):
+                            raise reused()
+                        return json.loads(known["body"]), bytes(known["body"]), True
+                answer = apply(db)
+                body = json.dumps(answer).encode()
+                if idem:
+                    db.execute("INSERT INTO idempotency (client_id, idem_key, fingerprint, operation, status, body,"
+                               " created_at) VALUES (?,?,?,?,?,?,?)", (principal.client_id, idem, fp, action, 200,
+                                                                       body, now))
+                return answer, body, False
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc):
+                raise
+            if idem:
+                raise in_progress() from None
+            raise Problem("SERVICE_UNAVAILABLE", "the platform is busy; retry", headers={"Retry-After": "1"}) from None
 
     def cancel(self, pec_number: str, body: CancelIn, principal: Principal, idem: str | None, raw: bytes,
-               now: float) -> dict:
-        action, body_hash = f"cancel {pec_number}", hashlib.sha256(raw).hexdigest()
-        with self.store.tx() as db:
-            replay = self._replayed(db, principal, idem, action, body_hash)
-            if replay is not None:
-                return replay
+               now: float) -> tuple[dict, bytes, bool]:
+        def apply(db) -> dict:  # type: ignore[no-untyped-def]
             row = self._row(db, pec_number, principal)
             state = settle_expiry(db, pec_number, row, self.platform.today(now))
             if state not in ("accepted", "cancelled"):
                 raise Problem("PEC_NOT_OPEN", f"the agreement is {state}: it can no longer be cancelled")
             if state == "accepted":  # cancelling twice is harmless: the second answers the same state
                 _cancel(db, pec_number, now, {"reason": body.reason})
-            answer = self._view(db, pec_number, "cancelled")
-            self._remember(db, principal, idem, action, body_hash, answer)
-            return answer
+            return self._view(db, pec_number, "cancelled")
+        return self._change(principal, idem, f"cancel {pec_number}", raw, now, apply)
 
     def invoice(self, pec_number: str, body: InvoiceIn, principal: Principal, idem: str | None, raw: bytes,
-                now: float) -> dict:
-        action, body_hash = f"invoice {pec_number}", hashlib.sha256(raw).hexdigest()
+                now: float) -> tuple[dict, bytes, bool]:
         today = self.platform.today(now)
         delivered = body.delivered_on or today
         if delivered > today:
             raise Problem("VALIDATION_FAILED", "the delivery is dated in the future",
                           [FieldError("/delivered_on", "after today")])
-        with self.store.tx() as db:
-            replay = self._replayed(db, principal, idem, action, body_hash)
-            if replay is not None:
-                return replay
+        def apply(db) -> dict:  # type: ignore[no-untyped-def]
             row = self._row(db, pec_number, principal)
             state = settle_expiry(db, pec_number, row, today)
             if state != "accepted":
@@ -240,6 +243,5 @@ class PecLife:
                        (delivered.isoformat(), pec_number))
             db.execute("DELETE FROM reservations WHERE pec_number=?", (pec_number,))
             _event(db, pec_number, _instant(now), "invoiced", invoice)
-            answer = self._view(db, pec_number, "invoiced")
-            self._remember(db, principal, idem, action, body_hash, answer)
-            return answer
+            return self._view(db, pec_number, "invoiced")
+        return self._change(principal, idem, f"invoice {pec_number}", raw, now, apply)

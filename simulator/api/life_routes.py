@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, request
+from flask import Blueprint, Response, request
 
 from tiers_payant.httpkit import json_response, read_json_body
 from tiers_payant.parsing import parse_model
@@ -19,6 +19,13 @@ def _number(pec_number: str) -> str:
     if len(pec_number) > 64 or not pec_number.isascii():
         raise Problem("NOT_FOUND", "no such PEC")
     return pec_number
+
+
+def _replayable(answer: dict, body: bytes, replayed: bool) -> Response:
+    resp = Response(body, status=200, content_type="application/json")
+    if replayed:
+        resp.headers["Idempotent-Replayed"] = "true"
+    return resp
 
 
 @bp.post("/v1/quotes")
@@ -41,8 +48,8 @@ def cancel(pec_number: str):
     p = _principal()
     idem = _idempotency_key()
     raw = read_json_body() if request.content_length else b"{}"  # no body: the default reason
-    return json_response(svc().life.cancel(_number(pec_number), parse_model(CancelIn, raw), p, idem, raw,
-                                           time.time()))
+    return _replayable(*svc().life.cancel(_number(pec_number), parse_model(CancelIn, raw), p, idem, raw,
+                                          time.time()))
 
 
 @bp.post("/v1/pec/<pec_number>/invoice")
@@ -50,5 +57,5 @@ def invoice(pec_number: str):
     p = _principal()
     idem = _idempotency_key()
     raw = read_json_body()
-    return json_response(svc().life.invoice(_number(pec_number), parse_model(InvoiceIn, raw), p, idem, raw,
-                                            time.time()))
+    return _replayable(*svc().life.invoice(_number(pec_number), parse_model(InvoiceIn, raw), p, idem, raw,
+                                           time.time()))

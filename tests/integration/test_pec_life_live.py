@@ -100,8 +100,12 @@ def test_pec_then_cancel_frees_the_renewal(platform, pro, catalogue):
     assert cancelled.status_code == 200, cancelled.text
     state = PecState.model_validate(cancelled.json())
     assert state.state == "cancelled" and [e.event for e in state.history] == ["accepted", "cancelled"]
-    assert requests.post(url, json={"reason": "abandoned"}, headers=key, timeout=10).json() == cancelled.json()
-    assert requests.post(url, json={"reason": "error"}, headers=key, timeout=10).status_code == 409  # key reused
+    replay = requests.post(url, json={"reason": "abandoned"}, headers=key, timeout=10)
+    assert replay.content == cancelled.content and replay.headers["Idempotent-Replayed"] == "true"
+    reused = requests.post(url, json={"reason": "error"}, headers=key, timeout=10)  # the key, another payload
+    assert (reused.status_code, reused.json()["code"]) == (422, "IDEMPOTENCY_KEY_REUSED")
+    elsewhere = requests.post(url.replace("/cancel", "/invoice"), json={"reason": "abandoned"}, headers=key, timeout=10)
+    assert elsewhere.status_code == 422  # the key on another operation: refused before anything
     assert requests.post(url, headers=h, timeout=10).json()["state"] == "cancelled"  # no body, twice: harmless
     second = post(platform, "/v1/pec", h, body(case, acc)).json()
     assert second["decision"] == "accepted" and second["amc"] == first["amc"]  # freed
