@@ -25,6 +25,7 @@ from tiers_payant.parsing import parse_model
 from tiers_payant.pec_request import check_pec_request, line_json
 from tiers_payant.problems import Problem
 from tiers_payant.schemas import CancelIn, PecRequest
+from tiers_payant.tokens import bearer
 
 
 def cancel_ids(client_id: str, pec_number: str) -> tuple[str, str]:
@@ -75,7 +76,9 @@ class OfflineLife:
         now = d.clock()
         entry = OfflineEntry(advice_id, "cancel", now, amc, serial, "pec:" + pec_number, domain, Decimal(0),
                              cause or "unreachable", {"request": request, "answer": answer,
-                                                      "pec_reference": pec_number}, p.client_id)
+                                                      "pec_reference": pec_number,
+                                                      "token": bearer(authorization)},  # the platform's proof
+                             p.client_id)
         self._journal(lambda: d.journal.record(entry, ref))
         return d._logged("cancel", answer, entry.cause)
 
