@@ -137,6 +137,8 @@ def professional_paths(service: str, examples: dict[str, dict] | None = None) ->
     cancel = operation("Annulation: cancels an agreement not yet invoiced and frees its reservation",
                        {"anyOf": [ref(PecStatus), ref(OfflineCancellation)]},
                        life_problems, request=CancelIn, parameters=[PEC_NUMBER, IDEMPOTENCY_KEY],
+                       request_examples={"abandoned": {"summary": "the customer walked away",
+                                                       "value": {"reason": "abandoned"}}},
                        description="The body may be empty (reason `abandoned`). Cancelling twice answers the same "
                                    "state. At the gateway an offline agreement (J-...) is cancelled through the "
                                    "journal, `provisional` until the platform judges it.")
@@ -169,6 +171,9 @@ def professional_paths(service: str, examples: dict[str, dict] | None = None) ->
         "/v1/pec/{pec_number}/invoice": {"post": operation(
             "Facturation: the delivery invoiced against the agreement; consumption recorded, agreement closed",
             PecStatus, invoice_problems, request=InvoiceIn, parameters=[PEC_NUMBER, IDEMPOTENCY_KEY],
+            request_examples={"agreed": {"summary": "a classe I aid invoiced at the agreed amounts",
+                                         "value": {"invoice_number": "F-2025-0001", "amo": "240.00",
+                                                   "amc": "710.00"}}},
             description="Amounts at most those agreed plus the documented tolerance; delivered between the "
                         "agreement's day and `expires_on`. At the gateway, refused while the platform is down "
                         "(503 PLATFORM_UNAVAILABLE) and for an offline agreement (409 PEC_PROVISIONAL).")},
