@@ -51,6 +51,19 @@ Int = Annotated[int, BeforeValidator(_integral)]
 PositiveEur = _amount(True)
 Eur = _amount(False)
 AdviceEur = _amount(False, Decimal("100000.00"))
+DIOPTRES_PATTERN = r"^[0-9]{1,2}\.[0-9]{2}$"
+
+
+def _dioptres(value: object) -> Decimal:
+    if not isinstance(value, str) or not re.fullmatch(DIOPTRES_PATTERN, value):
+        raise PydanticCustomError("dioptres_format", 'a change of correction is a string of dioptres with two '
+                                  'decimals, e.g. "0.50"')
+    return Decimal(value)
+
+
+Dioptres = Annotated[Decimal, PlainValidator(_dioptres), WithJsonSchema(
+    {"type": "string", "pattern": DIOPTRES_PATTERN, "examples": ["0.50"],
+     "description": "dioptres of change since the last lenses, a decimal string"}, mode="validation")]
 EurString = Field(pattern=r"^-?\d+\.\d{2}$", examples=["240.00"])
 
 
@@ -90,9 +103,8 @@ class LineIn(Strict):
 class RenewalIn(Strict):
     """Facts that allow an early renewal of the lenses (optics); all optional."""
 
-    correction_change_right: Decimal | None = Field(default=None, ge=0, le=40, max_digits=4, decimal_places=2,
-                                                    description="dioptres of change since the last lenses")
-    correction_change_left: Decimal | None = Field(default=None, ge=0, le=40, max_digits=4, decimal_places=2)
+    correction_change_right: Dioptres | None = None
+    correction_change_left: Dioptres | None = None
     medical_condition: bool = Field(default=False, description="a listed condition, attested on the prescription")
 
 
@@ -112,8 +124,8 @@ class InvoiceIn(Strict):
 
     invoice_number: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9-]+$")
     delivered_on: Date | None = Field(default=None, description="delivery date; today (Europe/Paris) when absent")
-    amo: Decimal = Field(ge=0, max_digits=8, decimal_places=2)
-    amc: Decimal = Field(ge=0, max_digits=8, decimal_places=2)
+    amo: Eur
+    amc: Eur
 
 
 class CancelIn(Strict):
