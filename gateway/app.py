@@ -55,7 +55,7 @@ class Services:
                 "breaker": breaker,
                 "journal": {k: j.get(k, 0) for k in ("recorded", "pending", "drained", "failed")},
                 "set_aside": self.journal.failed(5) if j.get("failed") else [],
-                "reconciliation": {**{k: j.get(k, 0) for k in ("confirmed", "adjusted", "rejected")},
+                "reconciliation": {**{k: j.get(k, 0) for k in ("confirmed", "adjusted", "rejected", "cancelled")},
                                    "exposure_eur": j.get("exposure_eur", "0.00")},
                 "caches": self.cached.ages(time.time()), "background": health.read(self.cached.disk),
                 "offline_lookups": self.offline.lookups.counts() if self.offline and self.offline.lookups else {},

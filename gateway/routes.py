@@ -52,6 +52,31 @@ def pec_status(pec_number: str):
     return _answer(svc().gateway.pec_status(pec_number, request.headers.get("Authorization")))
 
 
+@bp.post("/v1/quotes")
+def quote():
+    return _answer(svc().gateway.quote(read_json_body(), request.headers.get("Authorization")))
+
+
+def _pec_number(pec_number: str) -> str:
+    if not _PEC_NUMBER.fullmatch(pec_number):  # ASCII only: it goes into the platform's URL as it is
+        raise Problem("NOT_FOUND", "no such PEC")
+    return pec_number
+
+
+@bp.post("/v1/pec/<pec_number>/cancel")
+def cancel(pec_number: str):
+    key = _idempotency_key()
+    raw = read_json_body() if request.content_length else b""  # no body: the default reason
+    return _answer(svc().gateway.cancel(_pec_number(pec_number), raw, request.headers.get("Authorization"), key))
+
+
+@bp.post("/v1/pec/<pec_number>/invoice")
+def invoice(pec_number: str):
+    key = _idempotency_key()
+    return _answer(svc().gateway.invoice(_pec_number(pec_number), read_json_body(),
+                                         request.headers.get("Authorization"), key))
+
+
 @bp.get("/v1/status")
 def status():
     return json_response(svc().status())

@@ -19,6 +19,7 @@ from typing import Callable
 from gateway.online.failures import TransientUpstream, offline_cause
 from gateway.metrics import REQUESTS
 from gateway.offline.desk import OfflineDesk
+from gateway.offline.life import OfflineLife
 from gateway.online.upstream import BreakerOpen, HopError, Reply, Upstream
 from tiers_payant.problems import Problem
 from tiers_payant.tokens import bearer
@@ -39,6 +40,7 @@ class Answer:
 class GatewayService:
     def __init__(self, resilience: str, upstream: Upstream, offline: OfflineDesk | None) -> None:
         self.resilience, self.upstream, self.offline = resilience, upstream, offline
+        self.life = OfflineLife(offline) if offline is not None else None
 
     def eligibility(self, raw: bytes, authorization: str | None) -> Answer:
         return self._forward("eligibility", "POST", "/v1/eligibility", raw, authorization, None,
@@ -63,6 +65,29 @@ class GatewayService:
         def unavailable(cause: str) -> Answer:
             raise Problem("PLATFORM_UNAVAILABLE", f"the platform cannot be asked ({cause}); retry later")
         return self._forward("pec_status", "GET", f"/v1/pec/{pec_number}", None, authorization, None, unavailable)
+
+    # -- the PEC's life (gateway.offline.life says what happens offline) --------------
+    def quote(self, raw: bytes, authorization: str | None) -> Answer:
+        return self._forward("quote", "POST", "/v1/quotes", raw, authorization, None,
+                             lambda cause: self._offline_json("quote", self.life.quote(raw, authorization, cause)))
+
+    def cancel(self, pec_number: str, raw: bytes, authorization: str | None, idem_key: str | None) -> Answer:
+        if self.life is not None and pec_number.startswith("J-"):  # the platform knows it only by its advice
+            return self._offline_json("cancel", self.life.cancel(pec_number, raw, authorization, None))
+        return self._forward("cancel", "POST", f"/v1/pec/{pec_number}/cancel", raw or b"{}", authorization,
+                             idem_key or uuid.uuid4().hex,
+                             lambda cause: self._offline_json("cancel", self.life.cancel(pec_number, raw,
+                                                                                         authorization, cause)))
+
+    def invoice(self, pec_number: str, raw: bytes, authorization: str | None, idem_key: str | None) -> Answer:
+        if pec_number.startswith("J-"):
+            bearer(authorization)
+            raise OfflineLife.invoice_refused(pec_number)
+
+        def unavailable(cause: str) -> Answer:
+            raise OfflineLife.invoice_refused(pec_number)
+        return self._forward("invoice", "POST", f"/v1/pec/{pec_number}/invoice", raw, authorization,
+                             idem_key or uuid.uuid4().hex, unavailable)
 
     # -- plumbing --------------------------------------------------------------------
     def _forward(self, op: str, method: str, path: str, raw: bytes | None, authorization: str | None,

@@ -118,3 +118,38 @@ def check(case: Mapping[str, Any], answer: Answer, phase_kind: str) -> tuple[boo
             return False, "offline answer while the platform is healthy"
         return _offline_ok(want, answer, body)
     return False, f"answer without a mode ({mode!r})"
+
+
+# ---- the PEC's life: cotation, cancellation, invoicing (users ask them around a PEC) ----
+LIFE = ("quote", "cancel", "invoice")
+
+
+def check_life(case: Mapping[str, Any], answer: Answer, phase_kind: str, pec_number: str = "") -> tuple[bool, str]:
+    """A cotation is judged as the PEC it prices, except that offline it records nothing (no
+    journal reference, no pec_number). A cancellation must cancel (offline: journaled). An
+    invoice must close the agreement; offline it is refused: PEC_PROVISIONAL for an offline
+    agreement (at any time), PLATFORM_UNAVAILABLE for a platform one while it is down."""
+    body = answer.body if isinstance(answer.body, Mapping) else {}
+    if answer.status == 0:
+        return False, f"no answer: {answer.error or 'connection failed'}"[:120]
+    if answer.status == 429 and body.get("code") == "RATE_LIMITED" and phase_kind != "healthy":
+        return True, "RATE_LIMITED"
+    if answer.operation == "quote":
+        if body.get("mode") == "offline" and body.get("decision") in POSITIVE:
+            ok = phase_kind != "healthy" and body.get("provisional") is True and not body.get("pec_number") \
+                and not body.get("journal_reference")
+            return ok, (body.get("reason") or "") if ok else "offline cotation not provisional, or recorded"
+        if body.get("pec_number"):
+            return False, "a cotation carried an agreement number"
+        return check(case, Answer("pec", answer.status, answer.body, answer.error), phase_kind)
+    code = str(body.get("code") or "")
+    if answer.operation == "invoice" and pec_number.startswith("J-"):
+        return (answer.status, code) == (409, "PEC_PROVISIONAL"), code or f"HTTP {answer.status}"
+    if answer.status == 503 and code == "PLATFORM_UNAVAILABLE" and phase_kind != "healthy":
+        return True, code
+    want = "cancelled" if answer.operation == "cancel" else "invoiced"
+    if answer.status != 200 or body.get("state") != want:
+        return False, f"expected {want}, got HTTP {answer.status} {code or body.get('state')}".strip()
+    if body.get("mode") == "offline" and not (body.get("provisional") and body.get("journal_reference")):
+        return False, "offline cancellation not journaled"
+    return True, want

@@ -1,4 +1,5 @@
-"""Opticians and audioprothésistes at work: check a customer's rights, sometimes ask a PEC.
+"""Opticians and audioprothésistes at work: check a customer's rights, sometimes ask a PEC
+(priced by a cotation first now and then), then cancel it or invoice it.
 
 Each user logs in with its own sandbox account (its own rate limit and audit trail, as in
 a real shop) at the platform's token endpoint, then serves a small, fixed set of
@@ -21,12 +22,14 @@ from locust import between, task
 from locust.contrib.fasthttp import FastHttpUser
 
 from loadtests import collect
-from loadtests.expect import Answer, check, summarize
+from loadtests.expect import LIFE, Answer, check, check_life, summarize
 
 CUSTOMERS_PER_USER = 20
 ACCOUNT_STRIDE = 64  # up to 64 worker processes draw disjoint sandbox accounts
 RESERVED_ACCOUNTS = 2  # the last two are never a shop's: the phished-account intruder takes 998
 _next_account = {"28": itertools.count(), "26": itertools.count()}
+QUOTE_FIRST = 0.3  # of the PECs asked, the share priced by a cotation first
+CANCEL_SHARE = 0.25  # of the agreements, the share cancelled; the others are invoiced
 
 
 def account_index(profession: str, worker_index: int, accounts: int = 1000) -> int:
@@ -85,22 +88,34 @@ class Professional(FastHttpUser):
         case = next(self.visits)
         self.ask("eligibility", case)
         if self.token and random.random() < collect.STATE.pec_share:
-            self.ask("pec", case)
+            if random.random() < QUOTE_FIRST:  # a cotation first, as a shop prices a quote before committing
+                self.ask("quote", case)
+            agreement = self.ask("pec", case)
+            number = (agreement or {}).get("pec_number")
+            if self.token and number and (agreement or {}).get("decision") in ("accepted", "partial"):
+                if random.random() < CANCEL_SHARE:  # the customer walks away
+                    self.ask("cancel", case, number, {"reason": "abandoned"})
+                else:  # the glasses or aids are delivered and invoiced at the agreed amounts
+                    self.ask("invoice", case, number, {"invoice_number": "F-" + uuid.uuid4().hex[:12],
+                                                       "amo": agreement["amo"], "amc": agreement["amc"]})
 
-    def ask(self, operation: str, case: dict) -> None:
-        body = {"card": case["card"], "beneficiary": case["beneficiary"], "domain": case["domain"]}
+    def ask(self, operation: str, case: dict, pec_number: str = "", payload: dict | None = None) -> dict | None:
+        body = payload or {"card": case["card"], "beneficiary": case["beneficiary"], "domain": case["domain"]}
         headers = {"Authorization": f"Bearer {self.token}"}
-        if operation == "pec":
-            body.update(professional={"rpps": self.account.rpps, "profession": self.profession},
-                        lines=case["quote"]["lines"])
+        path = f"/v1/pec/{pec_number}/{operation}" if pec_number else \
+            {"quote": "/v1/quotes"}.get(operation, f"/v1/{operation}")
+        if operation in ("pec", "quote"):
+            body.update(professional={"rpps": self.account.rpps, "profession": self.profession}, **case["quote"])
+        if operation != "eligibility":
             headers["Idempotency-Key"] = uuid.uuid4().hex
         verdict: dict = {}
-        with self.client.post(f"/v1/{operation}", json=body, headers=headers, name=operation,
+        with self.client.post(path, json=body, headers=headers, name=operation,
                               catch_response=True, context={"verdict": verdict}) as r:
             error = getattr(r, "error", None)
             status = 0 if error is not None and not r.status_code else (r.status_code or 0)
             answer = Answer(operation, status, _json(r), type(error).__name__ if error else "")
-            ok, reason = check(case, answer, collect.STATE.kind_now())
+            ok, reason = check_life(case, answer, collect.STATE.kind_now(), pec_number) if operation in LIFE \
+                else check(case, answer, collect.STATE.kind_now())
             mode, decision, _ = summarize(answer)
             verdict.update(mode=mode, decision=decision, expected=ok, reason=reason,
                            case=case["case"])
@@ -110,6 +125,7 @@ class Professional(FastHttpUser):
                 r.success()
             else:
                 r.failure(f"{case['case']}: {reason}")
+            return answer.body if status == 200 else None
 
 
 def _json(response) -> dict | None:

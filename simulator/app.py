@@ -13,12 +13,14 @@ from tiers_payant.problem_pages import bp as problems_bp
 
 from .api.auth import Auth
 from .api.docs import bp as docs_bp
+from .api.life_routes import bp as life_bp
 from .api.routes import bp as routes_bp
 from .control import bp as control_bp
 from .control import on_control_port
 from .counters import Counters
 from .faults.http import install_faults
 from .guard import NoGuard
+from .pec_life import PecLife
 from .platform import Platform
 from .sandbox import bp as sandbox_bp
 from .policy import standin_policy
@@ -42,6 +44,7 @@ class Services:
     policies: dict
     counters: Counters
     guard: object = field(default_factory=NoGuard)
+    life: PecLife | None = None  # the PEC's life: cotation, cancel, invoice, state
 
 
 def build_services(settings: Settings) -> Services:
@@ -53,9 +56,10 @@ def build_services(settings: Settings) -> Services:
     state_identity.claim(store, settings)  # serve checked it already; a worker started alone checks too
     seed_revocations(store, population)
     guard = build_guard(settings, store)  # NoGuard when detection and rate limits are both off
-    return Services(settings, population, store, Platform(settings, population, store),
-                    Auth(settings, store, build_login_throttle(store)),
-                    {a.number: standin_policy(settings.seed, a) for a in population.amcs}, Counters(store), guard)
+    platform = Platform(settings, population, store)
+    return Services(settings, population, store, platform, Auth(settings, store, build_login_throttle(store)),
+                    {a.number: standin_policy(settings.seed, a) for a in population.amcs}, Counters(store), guard,
+                    PecLife(platform))
 
 
 def seed_revocations(store: Store, population: Population) -> None:
@@ -68,8 +72,8 @@ def seed_revocations(store: Store, population: Population) -> None:
 
 def operation_name(path: str) -> str:
     if path.startswith("/v1/pec/"):
-        return "pec_status"
-    return {"/v1/eligibility": "eligibility", "/v1/pec": "pec", "/v1/advices": "advices", "/v1/keys": "keys",
+        return path.rsplit("/", 1)[1] if path.endswith(("/cancel", "/invoice")) else "pec_status"
+    return {"/v1/eligibility": "eligibility", "/v1/pec": "pec", "/v1/quotes": "quote", "/v1/advices": "advices", "/v1/keys": "keys",
             "/v1/revocations": "revocations", "/v1/standin-policy": "standin_policy",
             "/oauth/token": "token", "/metrics": "metrics"}.get(path, "other")
 
@@ -81,6 +85,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Flask:
     app.extensions["platform"] = services
     install(app, log)
     app.register_blueprint(routes_bp)
+    app.register_blueprint(life_bp)
     app.register_blueprint(docs_bp)
     app.register_blueprint(problems_bp)
     # The control API; registered before install_faults so its port check runs first.

@@ -17,7 +17,7 @@ from itertools import count
 from typing import Iterator
 
 from tiers_payant.cards import sign_card
-from tiers_payant.coverage import History, QuoteLine, compute_pec
+from tiers_payant.coverage import History, Prescription, QuoteLine, compute_pec
 from tiers_payant.nir import nir_key
 
 from .keys import private_key
@@ -27,7 +27,9 @@ from .rights import decide_rights
 ELIGIBLE = ("OPTI-A", "AUDI-I", "OPTI-B", "AUDI-II")
 TARGETS = ("CARD_EXPIRED", "CARD_REVOKED", "CONTRACT_TERMINATED", "BENEFICIARY_NOT_ON_CARD", "NIR_INVALID",
            "RENEWAL_NOT_DUE", "DOMAIN_NOT_COVERED", "CARD_NOT_YET_VALID", "CONTRACT_SUSPENDED",
-           "AMOUNT_ABOVE_CEILING", "CARD_SIGNATURE_INVALID", "UNKNOWN_AMC")
+           "AMOUNT_ABOVE_CEILING", "CARD_SIGNATURE_INVALID", "UNKNOWN_AMC", "QUOTE_SHAPE_INVALID",
+           "PRESCRIPTION_EXPIRED")
+PRESCRIPTION_AGE_YEARS = 6  # older than any optics prescription's validity (1, 5 or 3 years)
 QUOTES = {  # (code, class, side, price, quantity): plausible equipment per case kind
     "OPTI-A": [("OPT-A-FRAME", "A", None, "30.00", 1), ("OPT-A-LENS-SIMPLE", "A", "right", "40.00", 1),
                ("OPT-A-LENS-SIMPLE", "A", "left", "40.00", 1)],
@@ -36,6 +38,7 @@ QUOTES = {  # (code, class, side, price, quantity): plausible equipment per case
     "AUDI-I": [("AUD-I-ADULT", "I", "right", "950.00", 1), ("AUD-I-ADULT", "I", "left", "950.00", 1)],
     "AUDI-II": [("AUD-II-ADULT", "II", "right", "1490.00", 1)],
     "AUDI-ABOVE": [("AUD-I-ADULT", "I", "right", "1190.00", 1)],
+    "AUDI-ONE-EAR-TWICE": [("AUD-I-ADULT", "I", "right", "950.00", 1), ("AUD-I-ADULT", "I", "right", "950.00", 1)],
 }
 
 
@@ -97,7 +100,8 @@ class Catalogue:
     def _fits(self, c: Contract, target: str, domain: str) -> bool:
         healthy = (c.status == "active" and not c.card_revoked and c.card_valid_from <= self.today <= c.card_valid_to)
         if target in ELIGIBLE or target in ("RENEWAL_NOT_DUE", "AMOUNT_ABOVE_CEILING", "BENEFICIARY_NOT_ON_CARD",
-                                            "NIR_INVALID", "CARD_SIGNATURE_INVALID", "UNKNOWN_AMC"):
+                                            "NIR_INVALID", "CARD_SIGNATURE_INVALID", "UNKNOWN_AMC",
+                                            "QUOTE_SHAPE_INVALID", "PRESCRIPTION_EXPIRED"):
             return healthy and domain in c.domains
         if target == "DOMAIN_NOT_COVERED":
             return healthy and domain not in c.domains
@@ -116,7 +120,8 @@ class Catalogue:
         return False
 
     def case(self, target: str) -> dict | None:
-        domain = {"AUDI-I": "AUDI", "AUDI-II": "AUDI", "AMOUNT_ABOVE_CEILING": "AUDI"}.get(target, "OPTI")
+        domain = {"AUDI-I": "AUDI", "AUDI-II": "AUDI", "AMOUNT_ABOVE_CEILING": "AUDI",
+                  "QUOTE_SHAPE_INVALID": "AUDI"}.get(target, "OPTI")
         for c in self._contracts(target):
             if c.index in self.used or not self._fits(c, target, domain):
                 continue
@@ -128,7 +133,8 @@ class Catalogue:
         return None
 
     def _build(self, c: Contract, b: Beneficiary, target: str, domain: str) -> dict:
-        kind = target if target in ELIGIBLE else ("AUDI-ABOVE" if target == "AMOUNT_ABOVE_CEILING" else "OPTI-A")
+        kind = target if target in ELIGIBLE else {"AMOUNT_ABOVE_CEILING": "AUDI-ABOVE",
+                                                  "QUOTE_SHAPE_INVALID": "AUDI-ONE-EAR-TWICE"}.get(target, "OPTI-A")
         token = self.card(c)
         nir, rank = b.nir, b.birth_rank
         if target == "BENEFICIARY_NOT_ON_CARD":
@@ -143,6 +149,10 @@ class Catalogue:
         case = {"case": target.lower().replace("_", "-"), "card": token,
                 "beneficiary": {"nir": nir, "birth_date": b.birth_date.isoformat(), "birth_rank": rank},
                 "domain": domain, "quote": quote_json(kind)}
+        prescribed = None
+        if target == "PRESCRIPTION_EXPIRED":
+            prescribed = self.today.replace(year=self.today.year - PRESCRIPTION_AGE_YEARS, day=min(self.today.day, 28))
+            case["quote"]["prescription_date"] = prescribed.isoformat()
         if target == "NIR_INVALID":
             case["expect"] = {"status": 422, "code": "NIR_INVALID"}
             case["expect_pec"] = dict(case["expect"])
@@ -158,10 +168,13 @@ class Catalogue:
         case["expect"] = {"decision": r.decision, "reason": r.reason}
         if not r.eligible:
             case["expect_pec"] = {"decision": "refused", "reason": r.reason}
+        elif target == "QUOTE_SHAPE_INVALID":  # refused before any rule: the lines are not one equipment
+            case["expect_pec"] = {"status": 422, "code": "QUOTE_SHAPE_INVALID"}
         else:
             res = compute_pec(domain, _lines(kind), level=dict(c.guarantees)[domain], responsable=c.responsable,
-                              birth_date=b.birth_date, on=self.today,
-                              history=History(b.last_glasses, b.last_hearing_left, b.last_hearing_right))
+                              contract_type=c.contract_type, birth_date=b.birth_date, on=self.today,
+                              history=History(b.last_glasses, b.last_hearing_left, b.last_hearing_right),
+                              prescription=Prescription(prescribed) if prescribed else None)
             case["expect_pec"] = {"decision": res.decision, "reason": res.reason, "amc": str(res.amc)}
         return case
 

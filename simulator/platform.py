@@ -7,16 +7,16 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
 from tiers_payant.cards import verify_card
-from tiers_payant.coverage import History, QuoteLine, compute_pec, line_problems
-from tiers_payant.model import PEC_DOMAINS, eur, money, paris_day
-from tiers_payant.pec_request import check_pec_request, line_json, quote_lines
+from tiers_payant.coverage import History, QuoteLine, compute_pec
+from tiers_payant.model import eur, money, paris_day
+from tiers_payant.pec_request import (check_pec_request, line_json, prescription, quote_lines, renewal_facts,
+                                      request_problem)
 from tiers_payant.privacy import beneficiary_key
 from tiers_payant.failpoints import failpoint
 from tiers_payant.idempotency import IN_PROGRESS_WAIT_S, fingerprint, in_progress, reused
@@ -25,6 +25,7 @@ from tiers_payant.schemas import AdviceIn, EligibilityRequest, PecRequest
 from tiers_payant.tokens import Principal, token_identity, verify_token
 
 from .keys import TOKEN_KID, private_key
+from .pec_life import held, judge_cancel, reserve
 from .population import Population, card_of
 from .rights import Rights, decide_rights
 from .settings import Settings
@@ -74,15 +75,15 @@ class Platform:
                 "coverage": r.coverage(req.domain) if r.eligible else None, "request_id": uuid.uuid4().hex}
 
     # ---- PEC ----
-    def _history(self, rights: Rights) -> History:
+    def _history(self, rights: Rights, on: date) -> History:
         b = rights.beneficiary
-        stored = self.store.consumption(self.bkey(b.nir, b.birth_date, b.birth_rank))
+        stored = held(self.store, self.bkey(b.nir, b.birth_date, b.birth_rank), on)  # consumed or reserved
 
         def latest(derived: date | None, item: str) -> date | None:
             d = date.fromisoformat(stored[item]) if item in stored else None
             return max(filter(None, (derived, d)), default=None)
         return History(latest(b.last_glasses, "glasses"), latest(b.last_hearing_left, "hearing_left"),
-                       latest(b.last_hearing_right, "hearing_right"))
+                       latest(b.last_hearing_right, "hearing_right"), latest(None, "frame"), latest(None, "lenses"))
 
     def judge_pec(self, req: PecRequest, lines: list[QuoteLine], on: date, at: float | None = None, card=None):
         r = self.rights(req, on, at, card)
@@ -90,7 +91,9 @@ class Platform:
             return r, None
         c, b = r.contract, r.beneficiary
         result = compute_pec(req.domain, lines, level=dict(c.guarantees).get(req.domain, "ECO"),
-                             responsable=c.responsable, birth_date=b.birth_date, on=on, history=self._history(r))
+                             responsable=c.responsable, birth_date=b.birth_date, on=on, history=self._history(r, on),
+                             contract_type=c.contract_type, amo_regime=req.amo_regime,
+                             renewal=renewal_facts(req), prescription=prescription(req))
         return r, result
 
     def pec(self, req: PecRequest, principal: Principal, idem_key: str | None, now: float,
@@ -153,22 +156,11 @@ class Platform:
         items = set()
         for q, l in zip(req.lines, result.lines):
             if l.status == "accepted":
-                items.add("glasses" if req.domain == "OPTI" else f"hearing_{q.ear}")
+                items.add(("lenses" if q.eye else "frame") if req.domain == "OPTI" else f"hearing_{q.ear}")
         db.execute("INSERT INTO pecs (pec_number, client_id, idem_key, body_hash, amc, created_at, expires_on, answer)"
                    " VALUES (?,?,?,?,?,?,?,?)", (answer["pec_number"], client_id, idem_key, body_hash,
                                                  r.contract.amc.number, now, answer["expires_on"], json.dumps(answer)))
-        db.executemany("INSERT INTO consumption (beneficiary_key, item, on_date, source) VALUES (?,?,?,?)",
-                       [(key, item, on.isoformat(), answer["pec_number"]) for item in sorted(items)])
-
-    def pec_status(self, pec_number: str, principal: Principal) -> dict:
-        rows = self.store.query("SELECT answer, client_id FROM pecs WHERE pec_number=?", (pec_number,))
-        if not rows or rows[0]["client_id"] != principal.client_id:
-            raise Problem("NOT_FOUND", "no PEC with this number for this account")
-        answer = json.loads(rows[0]["answer"])
-        expired = answer["expires_on"] and date.fromisoformat(answer["expires_on"]) < self.today(time.time())
-        return {"pec_number": pec_number, "status": "expired" if expired else "valid", "decision": answer["decision"],
-                "amo": answer["amo"], "amc": answer["amc"], "patient": answer["patient"],
-                "expires_on": answer["expires_on"], "lines": answer["lines"]}
+        reserve(db, answer["pec_number"], key, sorted(items), on, answer["expires_on"], now)  # see pec_life
 
     # ---- advices: offline decisions replayed by a gateway ----
     def advice_principal(self, db, a: AdviceIn) -> tuple[Principal | None, str | None]:
@@ -222,6 +214,12 @@ class Platform:
     def judge_advice(self, db, a: AdviceIn, now: float, p: Principal | None = None) -> dict:
         """Judged as if it had come online at its time, inside the caller's transaction, for
         the professional `p` its token names (advice_principal)."""
+        if a.operation == "cancel":  # an offline cancellation (simulator.pec_life), for the token's account
+            if p is None:
+                p, refused = self.advice_principal(db, a)
+                if p is None:
+                    return {"verdict": "rejected", "reason": refused, "platform_amc_eur": "0.00"}
+            return judge_cancel(self, db, a, now, p.client_id)
         on = self.today(a.at)
         model = PecRequest if a.operation == "pec" else EligibilityRequest
         request, card = self.advice_request(a.request)
@@ -251,9 +249,9 @@ class Platform:
             if known:
                 return self._verdict_of_online(json.loads(known["body"]), a)
         lines = quote_lines(req)
-        if req.domain not in PEC_DOMAINS or line_problems(req.domain, lines, birth_date=req.beneficiary.birth_date,
-                                                          on=req.date or on):
-            return {"verdict": "rejected", "reason": "VALIDATION_FAILED", "platform_amc_eur": "0.00"}
+        problem = request_problem(req, lines, req.date or on)
+        if problem is not None:
+            return {"verdict": "rejected", "reason": problem.code, "platform_amc_eur": "0.00"}
         r, result = self.judge_pec(req, lines, req.date or on, a.at, card)
         answer = self._answer(req, r, result, req.date or on)
         if a.idempotency_key:  # a later online retry with the key replays this judgment

@@ -32,6 +32,7 @@ CARD_EXPIRED_RATE = 0.01  # active contract, but the member shows last year's ca
 CARD_NOT_YET_VALID_RATE = 0.005  # card starts 1-30 days after the reference date
 REVOKED_RATE = 0.001  # exactly round(size * rate) cards, independent of the categories above
 RESPONSABLE_RATE = 0.95
+CSS_RATE = 0.04  # ASSUMPTION: share of responsable contracts that are a CSS (complémentaire santé solidaire)
 DOMAIN_RATES = (("OPTI", 0.95), ("AUDI", 0.90), ("PHAR", 1.0), ("DENT", 0.70))
 LEVEL_WEIGHTS = (("ECO", 40), ("CONFORT", 40), ("PREMIUM", 20))  # one level for every domain
 CONVENTIONS = ("TP", "TPS")  # types de convention (the simulator's own codes)
@@ -94,6 +95,7 @@ class Contract:
     card_valid_from: date
     card_valid_to: date
     card_revoked: bool
+    contract_type: str = "responsable"  # "responsable" / "non_responsable" / "css"
 
 
 def card_of(contract: Contract) -> Card:
@@ -104,7 +106,7 @@ def card_of(contract: Contract) -> Card:
         beneficiaries=tuple(CardBeneficiary(b.last_name, b.first_name, b.birth_date, b.birth_rank, b.nir)
                             for b in contract.beneficiaries),
         domains=contract.domains, serial=contract.card_serial, responsable=contract.responsable,
-        guarantees=contract.guarantees,
+        guarantees=contract.guarantees, contract_type=contract.contract_type,
     )
 
 
@@ -357,12 +359,15 @@ class Population:
         responsable = dice.chance(RESPONSABLE_RATE)
         domains = tuple(d for d, rate in DOMAIN_RATES if dice.chance(rate))
         level = dice.weighted(_LEVELS)
+        household = _household(dice, ref)
+        # drawn last, so that every earlier draw (and every figure derived from it) is unchanged
+        kind = "non_responsable" if not responsable else "css" if dice.chance(CSS_RATE) else "responsable"
         return Contract(
             index=i, amc=amc, member=self.member_of(i),
             valid_from=valid_from, valid_to=valid_to, status=status,
             terminated_on=terminated_on, responsable=responsable,
             guarantees=tuple(sorted((d, level) for d in domains)), domains=domains,
-            beneficiaries=_household(dice, ref), card_serial=self.serial_of(i),
+            beneficiaries=household, card_serial=self.serial_of(i),
             card_valid_from=card_from, card_valid_to=card_to,
-            card_revoked=self.is_revoked(i),
+            card_revoked=self.is_revoked(i), contract_type=kind,
         )

@@ -35,6 +35,7 @@ class Settings:
     admin_token: str = ""
     token_ttl_s: int = 900
     pec_validity_days: int = 180  # DOMAIN.md: not found; assumption, configurable
+    invoice_tolerance_eur: str = "0.05"  # assumption: an invoice may exceed the agreed AMO / AMC by this much
     reference_date: date | None = None  # the sandbox's "today" for generated dates
     workers: int = 2
     threads: int = 8
@@ -76,6 +77,7 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         admin_token=g("SIM_ADMIN_TOKEN", ""),
         token_ttl_s=int(g("SIM_TOKEN_TTL_S", "900")),
         pec_validity_days=int(g("SIM_PEC_VALIDITY_DAYS", "180")),
+        invoice_tolerance_eur=g("SIM_INVOICE_TOLERANCE_EUR", "0.05"),
         reference_date=date.fromisoformat(ref) if ref else None,
         workers=int(g("SIM_WORKERS", "2")),
         threads=int(g("SIM_THREADS", "8")),
@@ -95,7 +97,8 @@ def to_env(s: Settings) -> dict[str, str]:
         "SIM_CONTROL_ALLOWED_HOSTS": ",".join(s.control_allowed_hosts),
         "SIM_INTERNAL_PORT": str(s.internal_port), "SIM_STATE_DIR": s.state_dir,
         "SIM_ADMIN_TOKEN": s.admin_token, "SIM_TOKEN_TTL_S": str(s.token_ttl_s),
-        "SIM_PEC_VALIDITY_DAYS": str(s.pec_validity_days), "SIM_WORKERS": str(s.workers),
+        "SIM_PEC_VALIDITY_DAYS": str(s.pec_validity_days), "SIM_INVOICE_TOLERANCE_EUR": s.invoice_tolerance_eur,
+        "SIM_WORKERS": str(s.workers),
         "SIM_THREADS": str(s.threads), "SIM_LOG_KEY": s.log_key.decode(),
         "SIM_RATE_PER_S": str(s.rate_per_s), "SIM_RATE_BURST": str(s.rate_burst),
         "SIM_DETECTION": "on" if s.detection else "off", "SIM_ADVICE_MAX_AGE_S": str(s.advice_max_age_s),

@@ -87,10 +87,20 @@ class Reconciliation(Closed):
     platform_amc_eur: str | None
 
 
+class PecEvent(BaseModel):
+    at: str = Field(description="ISO 8601 instant, or the day for an expiry")
+    event: Literal["accepted", "cancelled", "invoiced", "expired"]
+    detail: dict = Field(default_factory=dict)
+
+
 class PecStatus(BaseModel):
     pec_number: str
-    status: Literal["valid", "expired", "provisional", "adjusted", "rejected"] = Field(
-        description="platform: valid or expired; an offline PEC at the gateway: provisional until reconciled")
+    state: Literal["accepted", "cancelled", "invoiced", "expired", "rejected"] | None = Field(
+        default=None, description="the agreement's life (docs/RULEBOOK.md §9); rejected: an offline agreement the "
+                                  "platform refused at reconciliation")
+    status: Literal["valid", "expired", "closed", "provisional", "adjusted", "rejected"] = Field(
+        description="platform: valid, expired, or closed (cancelled or invoiced); an offline PEC at the gateway: "
+                    "provisional until reconciled")
     decision: Literal["accepted", "partial"]
     amo: str = EurString
     amc: str = EurString
@@ -101,6 +111,22 @@ class PecStatus(BaseModel):
     provisional: bool | None = None
     journal_reference: str | None = None
     reconciliation: Reconciliation | None = None
+    history: list[PecEvent] = Field(default_factory=list)
+    invoice: dict | None = None
+    cancellation: dict | None = Field(default=None, description="gateway: an offline cancellation and its verdict")
+
+
+class OfflineCancellation(BaseModel):
+    """A cancellation the gateway journaled while the platform could not be asked."""
+
+    pec_number: str
+    state: Literal["cancelled"]
+    status: Literal["closed"]
+    mode: Literal["offline"]
+    provisional: Literal[True]
+    journal_reference: str
+    offline_cause: Literal["unreachable", "timeout", "breaker_open"] | None
+    request_id: str
 
 
 class AdviceResult(Closed):
@@ -150,4 +176,4 @@ class GatewayStatus(BaseModel):
 
 
 ANSWER_MODELS: list[type[BaseModel]] = [TokenAnswer, OAuthError, Jwks, Revocations, StandinPolicies, PecStatus,
-                                        AdvicesAnswer, Health, Ready, GatewayStatus]
+                                        OfflineCancellation, AdvicesAnswer, Health, Ready, GatewayStatus]

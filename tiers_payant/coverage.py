@@ -1,15 +1,20 @@
 """The PEC computation: a quote's lines in, AMO / AMC / patient amounts per line out.
 
-Pure: no I/O, no clock (`on` is the date of the request). Rules follow docs/DOMAIN.md;
-figures and assumptions live in `tariff.py`. Choices made here:
+Pure: no I/O, no clock (`on` is the date of the request). Figures, their sources and the
+assumptions live in `tariff.py`; renewal and prescriptions in `renewal.py`; the quote's
+shape in `quote_shape.py`. Choices made here:
 - every line satisfies amo + amc + patient == price * quantity (rounded to the cent,
   half up); a refused line is all patient cost;
-- classe B optics lines draw, in line order, on one equipment budget: the level's
-  allowance and, for a contrat responsable, the equipment cap of the quote's most complex
-  lens (simple when the quote has no lens) with the frame within it;
-- each classe II hearing aid (unit) is its own equipment: allowance per aid;
-- a refusal for renewal comes before a refusal for price;
-- `compute_pec` expects lines that `line_problems` accepts and raises ValueError otherwise.
+- the contract type decides 100 % Santé: a *responsable* contract and the CSS pay classe A
+  / I in full (zero patient cost); a *non-responsable* contract pays its own table (the
+  guarantee level) for every class; the CSS pays classe B up to the AMO's base only;
+- responsable optics: the lines draw, in line order, on one equipment budget: the level's
+  allowance raised to the equipment type's minimum, within the type's maximum, with the
+  frame at most 100 EUR inside it (R871-2's six types); classe A lines are outside it;
+- each hearing aid (unit) is its own equipment: allowance per aid;
+- a refusal for the prescription comes before one for renewal, which comes before price;
+- `compute_pec` expects lines that `line_problems` and `shape_problems` accept and raises
+  ValueError otherwise.
 """
 from __future__ import annotations
 
@@ -19,26 +24,15 @@ from datetime import date
 from decimal import Decimal
 
 from tiers_payant.model import money
-from tiers_payant.tariff import CLASSES, COMPLEXITIES, DEFAULT_RULES, TARIFF, CoverageRules
+from tiers_payant.quote_shape import QuoteLine, line_problems, shape_problems
+from tiers_payant.renewal import (SIDES, History, Prescription, RenewalFacts, age_on, is_child,
+                                  prescription_refusal, renewal_due)
+from tiers_payant.tariff import CLASSES, CONTRACT_TYPES, DEFAULT_RULES, TARIFF, CoverageRules, equipment_type
 
-SIDES = ("right", "left")
+__all__ = ["QuoteLine", "History", "RenewalFacts", "Prescription", "LineResult", "PecResult", "SIDES",
+           "age_on", "is_child", "renewal_due", "line_problems", "shape_problems", "compute_pec",
+           "contract_type_of"]
 ZERO = money(0)
-
-
-@dataclass(frozen=True)
-class QuoteLine:
-    code: str
-    cls: str
-    side: str | None  # "right" / "left" eye or ear; None for a frame
-    price: Decimal  # unit price, euros
-    quantity: int
-
-
-@dataclass(frozen=True)
-class History:
-    last_glasses: date | None = None
-    last_hearing_left: date | None = None
-    last_hearing_right: date | None = None
 
 
 @dataclass(frozen=True)
@@ -61,80 +55,25 @@ class PecResult:
     patient: Decimal
 
 
-def age_on(birth_date: date, on: date) -> int:
-    """Age in whole years at `on`."""
-    return on.year - birth_date.year - ((on.month, on.day) < (birth_date.month, birth_date.day))
+def contract_type_of(responsable: bool, contract_type: str | None = None) -> str:
+    """The contract type a card or contract states; older cards only say "responsable" or not."""
+    kind = contract_type or ("responsable" if responsable else "non_responsable")
+    if kind not in CONTRACT_TYPES:
+        raise ValueError(f"unknown contract type {kind!r}")
+    return kind
 
 
-def is_child(domain: str, birth_date: date, on: date, rules: CoverageRules = DEFAULT_RULES) -> bool:
-    age = age_on(birth_date, on)
-    return age <= rules.optics_child_max_age if domain == "OPTI" else age < rules.audio_child_under_age
-
-
-def _add_years(d: date, years: int) -> date:
-    try:
-        return d.replace(year=d.year + years)
-    except ValueError:  # 29 February in a common year: the period ends on the 28th
-        return d.replace(year=d.year + years, day=28)
-
-
-def renewal_due(domain: str, side: str | None, birth_date: date, on: date, history: History,
-                rules: CoverageRules = DEFAULT_RULES) -> bool:
-    """True when no equipment was delivered yet, or the renewal period has elapsed at `on`."""
-    if domain == "OPTI":
-        last = history.last_glasses
-        child = is_child(domain, birth_date, on, rules)
-        years = rules.optics_renewal_years_child if child else rules.optics_renewal_years_adult
-    elif domain == "AUDI" and side in SIDES:
-        last = history.last_hearing_right if side == "right" else history.last_hearing_left
-        years = rules.audio_renewal_years
-    else:
-        raise ValueError(f"no renewal rule for domain {domain!r} side {side!r}")
-    return last is None or on >= _add_years(last, years)
-
-
-def line_problems(domain: str, lines: Sequence[QuoteLine], *, birth_date: date | None = None,
-                  on: date | None = None, rules: CoverageRules = DEFAULT_RULES) -> list[tuple[int, str]]:
-    """(line index, message) for each structurally invalid line; empty when all are valid.
-
-    The age band is checked only when both `birth_date` and `on` are given.
-    """
-    problems: list[tuple[int, str]] = []
-    for i, line in enumerate(lines):
-        item = TARIFF.get(line.code)
-        if item is None:
-            problems.append((i, f"unknown code {line.code!r}"))
-            continue
-        if item.domain != domain:
-            problems.append((i, f"code {line.code} belongs to domain {item.domain}, not {domain}"))
-            continue
-        if line.cls != item.cls:
-            allowed = "/".join(CLASSES[domain])
-            problems.append((i, f"code {line.code} is classe {item.cls}, not {line.cls!r} ({allowed})"))
-        if item.kind != "frame" and line.side not in SIDES:
-            what = "eye" if item.kind == "lens" else "ear"
-            problems.append((i, f"a {item.kind.replace('_', ' ')} needs the {what}: 'right' or 'left'"))
-        if not line.price > 0:
-            problems.append((i, "price must be greater than 0"))
-        if not 1 <= line.quantity <= 2:
-            problems.append((i, "quantity must be 1 or 2"))
-        if birth_date is not None and on is not None and item.age_band != "any":
-            band = "child" if is_child(domain, birth_date, on, rules) else "adult"
-            if band != item.age_band:
-                problems.append((i, f"code {line.code} is for the {item.age_band} age band, "
-                                    f"the beneficiary is in the {band} band"))
-    return problems
-
-
-def _refusals(domain: str, lines: Sequence[QuoteLine], birth_date: date, on: date,
-              history: History, rules: CoverageRules, check_renewal: bool) -> list[str | None]:
-    reasons: list[str | None] = [None] * len(lines)
-    if check_renewal:
-        for i, line in enumerate(lines):
-            if not renewal_due(domain, line.side if domain == "AUDI" else None, birth_date, on, history, rules):
-                reasons[i] = "RENEWAL_NOT_DUE"  # optics: the same answer for every line
+def _refusals(domain: str, lines: Sequence[QuoteLine], birth_date: date, on: date, history: History,
+              rules: CoverageRules, check_renewal: bool, renewal: RenewalFacts | None,
+              prescription: Prescription | None) -> list[str | None]:
+    reasons: list[str | None] = [prescription_refusal(domain, birth_date, on, prescription, rules)] * len(lines)
     for i, line in enumerate(lines):
         item = TARIFF[line.code]
+        if reasons[i] is None and check_renewal:
+            part = ("frame" if item.kind == "frame" else "lenses") if domain == "OPTI" else None
+            if not renewal_due(domain, line.side if domain == "AUDI" else None, birth_date, on, history, rules,
+                               part=part, facts=renewal):
+                reasons[i] = "RENEWAL_NOT_DUE"
         if reasons[i] is None and item.regulated and money(line.price) > item.price_cap_eur:
             reasons[i] = "AMOUNT_ABOVE_CEILING"
     return reasons
@@ -142,23 +81,26 @@ def _refusals(domain: str, lines: Sequence[QuoteLine], birth_date: date, on: dat
 
 def compute_pec(domain: str, lines: Sequence[QuoteLine], *, level: str, responsable: bool,
                 birth_date: date, on: date, history: History, rules: CoverageRules = DEFAULT_RULES,
-                check_renewal: bool = True) -> PecResult:
+                check_renewal: bool = True, contract_type: str | None = None, amo_regime: str | None = None,
+                renewal: RenewalFacts | None = None, prescription: Prescription | None = None) -> PecResult:
     if domain not in CLASSES:
         raise ValueError(f"no PEC computation for domain {domain!r}")
+    contract = contract_type_of(responsable, contract_type)
     allowance = rules.allowance(domain, level)
+    amo_rate = rules.amo_rate_for(amo_regime)
     if not lines:
         raise ValueError("a quote needs at least one line")
-    problems = line_problems(domain, lines, birth_date=birth_date, on=on, rules=rules)
+    problems = line_problems(domain, lines, birth_date=birth_date, on=on, rules=rules) or \
+        shape_problems(domain, lines)
     if problems:
         raise ValueError(f"invalid quote lines: {problems}")
-    reasons = _refusals(domain, lines, birth_date, on, history, rules, check_renewal)
+    reasons = _refusals(domain, lines, birth_date, on, history, rules, check_renewal, renewal, prescription)
 
-    # Optics classe B: budgets spent in line order; the responsable caps may count AMO.
-    lens_levels = [COMPLEXITIES.index(TARIFF[ln.code].complexity) for ln in lines if TARIFF[ln.code].kind == "lens"]
     budgets = {"level": allowance}
-    if responsable and domain == "OPTI":
-        budgets["equipment"] = rules.equipment_cap(COMPLEXITIES[max(lens_levels, default=0)])
-        budgets["frame"] = rules.responsable_frame_cap
+    if contract == "responsable" and domain == "OPTI":
+        kind = equipment_type([TARIFF[ln.code].complexity for ln in lines if TARIFF[ln.code].kind == "lens"])
+        low, high = rules.equipment_limits(kind)
+        budgets = {"level": max(allowance, low), "equipment": high, "frame": rules.responsable_frame_cap}
 
     results = []
     for line, reason in zip(lines, reasons):
@@ -167,15 +109,17 @@ def compute_pec(domain: str, lines: Sequence[QuoteLine], *, level: str, responsa
         if reason is not None:
             results.append(LineResult(line.code, "refused", reason, ZERO, ZERO, total))
             continue
-        amo = min(money(rules.amo_rate * item.base_eur * line.quantity), total)
+        amo = min(money(amo_rate * item.base_eur * line.quantity), total)
         room = total - amo
-        if item.regulated:  # 100% Santé: the AMC pays the rest
+        if item.regulated and contract != "non_responsable":  # 100 % Santé: the AMC pays the rest
             amc = room
-        elif domain == "AUDI":  # classe II: per aid, and within the total cap incl. AMO
+        elif contract == "css":  # classe B / II: up to the AMO's base (the ticket modérateur)
+            amc = min(room, max(ZERO, money(item.base_eur * line.quantity) - amo))
+        elif domain == "AUDI":  # per aid; a responsable classe II stays within the total cap incl. AMO
             amc = min(room, allowance * line.quantity)
-            if responsable and item.price_cap_eur is not None:
+            if contract == "responsable" and item.price_cap_eur is not None:
                 amc = min(amc, max(ZERO, item.price_cap_eur * line.quantity - amo))
-        else:  # classe B optics: the equipment budget
+        else:  # optics, classe B (or any class, non-responsable): the equipment budget
             counted = amo if rules.responsable_caps_include_amo else ZERO
             # the budgets this line draws on, and how much AMO each one also counts
             charged = {n: ZERO if n == "level" else counted for n in budgets if n != "frame" or item.kind == "frame"}

@@ -69,6 +69,7 @@ class Card:
     serial: str
     responsable: bool  # the "R" of a contrat responsable
     guarantees: tuple[tuple[str, str], ...] = ()  # (domain, profile level), e.g. ("OPTI", "CONFORT")
+    contract_type: str | None = None  # "responsable" / "non_responsable" / "css"; older cards: from `responsable`
 
     def guarantee(self, domain: str) -> str | None:
         return dict(self.guarantees).get(domain)
@@ -86,6 +87,7 @@ class Card:
             "guarantees": dict(self.guarantees),
             "serial": self.serial,
             "responsable": self.responsable,
+            **({"contract_type": self.contract_type} if self.contract_type else {}),
         }
 
     @classmethod
@@ -98,6 +100,7 @@ class Card:
             domains=tuple(d["domains"]), serial=str(d["serial"]),
             responsable=bool(d.get("responsable", False)),
             guarantees=tuple(sorted((k, str(v)) for k, v in dict(d.get("guarantees", {})).items())),
+            contract_type=str(d["contract_type"]) if d.get("contract_type") else None,
         )
 
 

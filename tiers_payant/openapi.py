@@ -17,12 +17,13 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from . import openapi_examples as ex
-from .answers import ANSWER_MODELS, PecStatus
+from .answers import ANSWER_MODELS, OfflineCancellation, PecStatus
 from .problems import PROBLEM_CONTENT_TYPE, REGISTRY
-from .schemas import (AdvicesRequest, EligibilityAnswer, EligibilityRequest, PecAnswer, PecRequest,
+from .schemas import (AdvicesRequest, CancelIn, EligibilityAnswer, EligibilityRequest, InvoiceIn, PecAnswer, PecRequest,
                       ProblemDocument)
 
 MODELS: list[type[BaseModel]] = [EligibilityRequest, PecRequest, AdvicesRequest, EligibilityAnswer, PecAnswer,
+                                 CancelIn, InvoiceIn,
                                  ProblemDocument, *ANSWER_MODELS]
 Codes = dict[int, list[str]]
 
@@ -124,8 +125,24 @@ def professional_paths(service: str, examples: dict[str, dict] | None = None) ->
     e = examples or {}
     # FORBIDDEN: a gateway's service account may not act as a professional
     eligibility_problems = merge(ANY, AUTH, BODY, {403: ["FORBIDDEN"], 422: ["NIR_INVALID"]}, failures)
-    pec_problems = merge(eligibility_problems, {400: ["BAD_REQUEST"], 403: ["FORBIDDEN"], 409: ["IDEMPOTENCY_IN_PROGRESS"],
-                                                422: ["IDEMPOTENCY_KEY_REUSED"]})
+    quote_problems = merge(eligibility_problems, {403: ["FORBIDDEN"], 422: ["QUOTE_SHAPE_INVALID"]})
+    pec_problems = merge(quote_problems, {400: ["BAD_REQUEST"], 409: ["IDEMPOTENCY_IN_PROGRESS"],
+                                          422: ["IDEMPOTENCY_KEY_REUSED"]})
+    life_problems = merge(ANY, AUTH, BODY, failures, {400: ["BAD_REQUEST"], 403: ["FORBIDDEN"], 404: ["NOT_FOUND"],
+                                                      409: ["PEC_NOT_OPEN", "IDEMPOTENCY_IN_PROGRESS"],
+                                                      422: ["IDEMPOTENCY_KEY_REUSED"], 503: ["SERVICE_UNAVAILABLE"]},
+                          {503: ["PLATFORM_UNAVAILABLE"]} if service == "gateway" else {})
+    invoice_problems = merge(life_problems, {422: ["INVOICE_ABOVE_AGREEMENT", "INVOICE_OUTSIDE_VALIDITY"]},
+                             {409: ["PEC_PROVISIONAL"]} if service == "gateway" else {})
+    cancel = operation("Annulation: cancels an agreement not yet invoiced and frees its reservation",
+                       {"anyOf": [ref(PecStatus), ref(OfflineCancellation)]},
+                       life_problems, request=CancelIn, parameters=[PEC_NUMBER, IDEMPOTENCY_KEY],
+                       request_examples={"abandoned": {"summary": "the customer walked away",
+                                                       "value": {"reason": "abandoned"}}},
+                       description="The body may be empty (reason `abandoned`). Cancelling twice answers the same "
+                                   "state. At the gateway an offline agreement (J-...) is cancelled through the "
+                                   "journal, `provisional` until the platform judges it.")
+    cancel["requestBody"]["required"] = False
     status_problems = merge(ANY, AUTH, {403: ["FORBIDDEN"], 404: ["NOT_FOUND"]}, failures,
                             {503: ["PLATFORM_UNAVAILABLE"]} if service == "gateway" else {})
     offline = (" At the gateway, when the platform gives no answer, the offline stand-in decides: `mode` offline, "
@@ -143,8 +160,23 @@ def professional_paths(service: str, examples: dict[str, dict] | None = None) ->
             description="Amounts are decimal strings (`\"30.00\"`); a JSON number is refused (422). "
                         "Refusals are 200 answers with `decision: refused` and `reasons`." + offline)},
         "/v1/pec/{pec_number}": {"get": operation(
-            "Status of an agreement", PecStatus, status_problems, parameters=[PEC_NUMBER],
-            answer_examples=ex.PEC_STATUS_ANSWERS)},
+            "State (accepted, cancelled, invoiced, expired) and history of an agreement", PecStatus, status_problems,
+            parameters=[PEC_NUMBER], answer_examples=ex.PEC_STATUS_ANSWERS)},
+        "/v1/quotes": {"post": operation(
+            "Cotation: the same request as a PEC, the same amounts; nothing reserved or recorded", PecAnswer,
+            quote_problems, request=PecRequest, request_examples=e.get("pec"),
+            description="`pec_number` and `expires_on` are null." + offline.replace(
+                "and, for an acceptance, `journal_reference`", "and nothing journaled"))},
+        "/v1/pec/{pec_number}/cancel": {"post": cancel},
+        "/v1/pec/{pec_number}/invoice": {"post": operation(
+            "Facturation: the delivery invoiced against the agreement; consumption recorded, agreement closed",
+            PecStatus, invoice_problems, request=InvoiceIn, parameters=[PEC_NUMBER, IDEMPOTENCY_KEY],
+            request_examples={"agreed": {"summary": "a classe I aid invoiced at the agreed amounts",
+                                         "value": {"invoice_number": "F-2025-0001", "amo": "240.00",
+                                                   "amc": "710.00"}}},
+            description="Amounts at most those agreed plus the documented tolerance; delivered between the "
+                        "agreement's day and `expires_on`. At the gateway, refused while the platform is down "
+                        "(503 PLATFORM_UNAVAILABLE) and for an offline agreement (409 PEC_PROVISIONAL).")},
     }
 
 

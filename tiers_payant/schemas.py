@@ -51,6 +51,19 @@ Int = Annotated[int, BeforeValidator(_integral)]
 PositiveEur = _amount(True)
 Eur = _amount(False)
 AdviceEur = _amount(False, Decimal("100000.00"))
+DIOPTRES_PATTERN = r"^[0-9]{1,2}\.[0-9]{2}$"
+
+
+def _dioptres(value: object) -> Decimal:
+    if not isinstance(value, str) or not re.fullmatch(DIOPTRES_PATTERN, value):
+        raise PydanticCustomError("dioptres_format", 'a change of correction is a string of dioptres with two '
+                                  'decimals, e.g. "0.50"')
+    return Decimal(value)
+
+
+Dioptres = Annotated[Decimal, PlainValidator(_dioptres), WithJsonSchema(
+    {"type": "string", "pattern": DIOPTRES_PATTERN, "examples": ["0.50"],
+     "description": "dioptres of change since the last lenses, a decimal string"}, mode="validation")]
 EurString = Field(pattern=r"^-?\d+\.\d{2}$", examples=["240.00"])
 
 
@@ -87,15 +100,41 @@ class LineIn(Strict):
     quantity: Int = Field(ge=1, le=2)
 
 
+class RenewalIn(Strict):
+    """Facts that allow an early renewal of the lenses (optics); all optional."""
+
+    correction_change_right: Dioptres | None = None
+    correction_change_left: Dioptres | None = None
+    medical_condition: bool = Field(default=False, description="a listed condition, attested on the prescription")
+
+
 class PecRequest(EligibilityRequest):
     professional: ProfessionalIn
     lines: list[LineIn] = Field(min_length=1, max_length=12)
-    prescription_date: Date | None = None
+    prescription_date: Date | None = Field(default=None, description="checked for validity when given")
+    prescriber: Literal["ent", "ent_paediatric", "gp_otology", "ophthalmologist", "orthoptist",
+                        "optician"] | None = Field(default=None, description="audio: checked when given")
+    renewal: RenewalIn | None = None
+    amo_regime: Literal["general", "alsace_moselle"] | None = Field(
+        default=None, description="the beneficiary's AMO regime, from the carte Vitale; general when absent")
+
+
+class InvoiceIn(Strict):
+    """Facturation against an agreement: what is invoiced, at most what was agreed."""
+
+    invoice_number: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9-]+$")
+    delivered_on: Date | None = Field(default=None, description="delivery date; today (Europe/Paris) when absent")
+    amo: Eur
+    amc: Eur
+
+
+class CancelIn(Strict):
+    reason: Literal["abandoned", "quote_changed", "error", "other"] = "abandoned"
 
 
 class AdviceIn(Strict):
     advice_id: str = Field(pattern=r"^[0-9a-f]{32}$", description="idempotency key of the advice")
-    operation: Literal["eligibility", "pec"]
+    operation: Literal["eligibility", "pec", "cancel"]
     at: float = Field(allow_inf_nan=False, description="epoch seconds of the offline decision (finite; the"
                       " platform also requires it within its accepted window)")
     cause: Literal["unreachable", "timeout", "breaker_open"]

@@ -1,26 +1,46 @@
 """The product's own tariff table and coverage rules for optics (OPTI) and audio (AUDI).
 
-No current official LPP code list was found (see docs/DOMAIN.md), so the product ships
-this small documented list. Figures from DOMAIN.md: frame classe A cap 30 EUR, BR 9 EUR;
-frame classe B BR 0.05 EUR; contrat responsable optics caps 420 / 700 / 800 EUR, frame
-within it 100 EUR; audio classe I cap 950 EUR (1,400 EUR under 20), BR 400 EUR; classe II
-BR 400 EUR, total cap 1,700 EUR per ear including AMO; AMO pays 60% of BR.
+No current official LPP code list was found, so the product ships this small documented
+list. Every figure is either SOURCED (the public texts named beside it) or an ASSUMPTION
+(configurable through `CoverageRules` or the table). docs/RULEBOOK.md explains each rule.
 
-ASSUMPTIONS (not confirmed figures, all configurable through `CoverageRules` or the table):
+SOURCED (ameli.fr, service-public.fr, the LPP pages of the 100 % Santé reform, art. R871-2
+and D911-1 of the code de la sécurité sociale, as summarised by secondary sources):
+- frame classe A cap 30 EUR, BR 9 EUR; frame classe B BR 0.05 EUR; classe B lens BR 0.05 EUR;
+- contrat responsable optics, six equipment types (R871-2): maximum AMC payment for the
+  whole equipment 420 (simple+simple), 560 (simple+complex), 610 (simple+very complex),
+  700 (complex+complex), 750 (complex+very complex), 800 EUR (very complex+very complex),
+  the frame at most 100 EUR inside it; minimum payments 50 / 125 / 125 / 200 / 200 / 200 EUR
+  (minima quoted from memory of R871-2's text, not re-checked here: see RULEBOOK);
+- audio classe I cap 950 EUR (1,400 EUR under 20), BR 400 EUR; classe II BR 400 EUR, total
+  cap 1,700 EUR per ear including AMO; AMO pays 60 % of BR (Alsace-Moselle local regime 90 %);
+- optics renewal: 2 years from 16, 1 year under 16, 6 months under 6; from 16, 1 year when
+  the correction changes by at least 0.5 dioptre on one lens or 0.25 on each; no delay for
+  listed medical conditions; lenses may be renewed alone;
+- optics prescription validity: 1 year under 16, 5 years from 16 to 42, 3 years over 42;
+  hearing aids prescribed by an ENT or a GP trained in otology, by a paediatric ENT under 6;
+- CSS (complémentaire santé solidaire) pays classe A / I in full and, for classe B, up to
+  the AMO's base (the ticket modérateur: BR - AMO).
+
+ASSUMPTIONS (not confirmed figures, all configurable):
 - Classe A lens caps / BR: simple 40 / 20, complex 80 / 40, very complex 120 / 60 EUR.
-- Classe B lens BR: 0.05 EUR for adults; children's codes 12 / 25 / 45 EUR.
-- Audio classe I under 20: BR 1,400 EUR (AMO 840); classe II under 20: BR 1,400 EUR,
-  and the 1,700 EUR total cap applies to children too.
-- Guarantee levels (AMC allowance for classe B equipment / per classe II hearing aid):
-  optics ECO 150, CONFORT 400, PREMIUM 800 (the highest responsable cap, so a responsable
-  PREMIUM contract pays up to its responsable cap); audio ECO 300, CONFORT 800,
-  PREMIUM 1,460 (= 1,700 - adult AMO 240).
-- The responsable caps (equipment and frame) bound the AMC's payment only, AMO excluded,
-  as the real caps bound the complementary's reimbursement (`responsable_caps_include_amo`
-  = False). For a classe B frame (AMO 0.03 EUR) the difference is 3 cents.
-- Renewal: optics every 2 years for adults, 1 year for children (16 and under); audio
-  every 4 years per ear. Not modelled: the 0.25 dioptre change, the 6-month rule for young
-  children, the responsable *minimum* payments, intermediate caps of mixed complexity.
+- Classe B children's lens BR 12 / 25 / 45 EUR; optics child codes are for under 16 (the
+  same boundary as renewal).
+- Audio classe I under 20: BR 1,400 EUR (AMO 840); classe II under 20: BR 1,400 EUR, and
+  the 1,700 EUR total cap applies to children too.
+- Guarantee levels (AMC allowance for the optical equipment / per hearing aid): optics ECO
+  150, CONFORT 400, PREMIUM 800; audio ECO 300, CONFORT 800, PREMIUM 1,460 (= 1,700 - 240).
+  A non-responsable contract pays this table for every class (no 100 % Santé guarantee).
+- The responsable caps and minimums bound the AMC's payment only, AMO excluded
+  (`responsable_caps_include_amo` = False), and count the classe B lines only; an
+  equipment with one lens (or none) is of the pure type of that lens (simple if none).
+- Renewal: the 6-month rule for under-6s applies to the whole equipment (the texts tie it
+  to a frame no longer fitting the face); under 16 a change of correction renews the
+  lenses without delay; a listed condition renews the lenses without delay; the frame
+  always follows the age band. Audio: every 4 years per ear.
+- Prescriptions: optics validity counted from the prescription date by the age on that
+  date; audio prescriptions valid 1 year; the prescriber's qualification is as declared.
+- Not modelled: overseas departments' own audio caps and bases (no figures found).
 """
 from __future__ import annotations
 
@@ -88,28 +108,73 @@ def _d(pairs: dict[str, str | int]) -> tuple[tuple[str, Decimal], ...]:
     return tuple((k, Decimal(v)) for k, v in pairs.items())
 
 
+CONTRACT_TYPES = ("responsable", "non_responsable", "css")
+AMO_REGIMES = ("general", "alsace_moselle")
+AUDIO_PRESCRIBERS = ("ent", "ent_paediatric", "gp_otology")  # ORL, ORL pédiatrique, généraliste formé
+
+
+def equipment_type(complexities: list[str]) -> str:
+    """One of the six R871-2 types, "simple+complex" say: the least and most complex lens."""
+    ordered = sorted(complexities or ["simple"], key=COMPLEXITIES.index)
+    return f"{ordered[0]}+{ordered[-1]}"
+
+
 @dataclass(frozen=True)
 class CoverageRules:
     """Every figure of the PEC computation; the defaults are the documented ones above."""
 
-    amo_rate: Decimal = AMO_RATE
-    # contrat responsable, optics: AMC cap of the whole equipment by its most complex lens
-    responsable_equipment_caps: tuple[tuple[str, Decimal], ...] = field(
-        default=_d({"simple": 420, "complex": 700, "very_complex": 800}))
+    amo_rate: Decimal = AMO_RATE  # régime général
+    amo_local_rates: tuple[tuple[str, Decimal], ...] = field(default=_d({"alsace_moselle": "0.90"}))
+    # contrat responsable, optics: (minimum, maximum) AMC payment per equipment type (R871-2)
+    responsable_equipment_limits: tuple[tuple[str, Decimal, Decimal], ...] = (
+        ("simple+simple", Decimal(50), Decimal(420)), ("simple+complex", Decimal(125), Decimal(560)),
+        ("simple+very_complex", Decimal(125), Decimal(610)), ("complex+complex", Decimal(200), Decimal(700)),
+        ("complex+very_complex", Decimal(200), Decimal(750)),
+        ("very_complex+very_complex", Decimal(200), Decimal(800)))
     responsable_frame_cap: Decimal = Decimal(100)
     responsable_caps_include_amo: bool = False
     optics_allowance: tuple[tuple[str, Decimal], ...] = field(
-        default=_d({"ECO": 150, "CONFORT": 400, "PREMIUM": 800}))  # classe B equipment
+        default=_d({"ECO": 150, "CONFORT": 400, "PREMIUM": 800}))  # the optical equipment
     audio_allowance: tuple[tuple[str, Decimal], ...] = field(
-        default=_d({"ECO": 300, "CONFORT": 800, "PREMIUM": 1460}))  # per classe II aid
-    optics_child_max_age: int = 16  # a child for optics: 16 and under
-    audio_child_under_age: int = 20  # a child for audio: under 20
-    optics_renewal_years_adult: int = 2
-    optics_renewal_years_child: int = 1
+        default=_d({"ECO": 300, "CONFORT": 800, "PREMIUM": 1460}))  # per hearing aid
+    optics_child_under_age: int = 16  # optics: a child under 16, an adult from 16
+    audio_child_under_age: int = 20  # audio: a child under 20
+    # optics renewal, in months, by age band; the exceptions shorten the lenses' period
+    optics_young_child_under_age: int = 6
+    optics_renewal_months_young_child: int = 6
+    optics_renewal_months_child: int = 12
+    optics_renewal_months_adult: int = 24
+    correction_change_one_eye: Decimal = Decimal("0.50")  # dioptres on one lens...
+    correction_change_each_eye: Decimal = Decimal("0.25")  # ...or on each of the two
+    correction_change_renewal_months_adult: int = 12
+    correction_change_renewal_months_child: int = 0
+    medical_condition_renewal_months: int = 0
     audio_renewal_years: int = 4  # per ear
+    # prescription validity
+    optics_prescription_years_child: int = 1  # under 16
+    optics_prescription_years_adult: int = 5  # 16 to 42
+    optics_prescription_years_senior: int = 3  # over 42
+    optics_prescription_senior_over_age: int = 42
+    audio_prescription_months: int = 12
+    audio_paediatric_ent_under_age: int = 6
+
+    def equipment_limits(self, kind: str) -> tuple[Decimal, Decimal]:
+        for name, low, high in self.responsable_equipment_limits:
+            if name == kind:
+                return low, high
+        raise ValueError(f"unknown equipment type {kind!r}")
 
     def equipment_cap(self, complexity: str) -> Decimal:
-        return dict(self.responsable_equipment_caps)[complexity]
+        """The maximum of the pure type: both lenses of this complexity."""
+        return self.equipment_limits(f"{complexity}+{complexity}")[1]
+
+    def amo_rate_for(self, regime: str | None) -> Decimal:
+        if regime in (None, "general"):
+            return self.amo_rate
+        rates = dict(self.amo_local_rates)
+        if regime not in rates:
+            raise ValueError(f"unknown AMO regime {regime!r}")
+        return rates[regime]
 
     def allowance(self, domain: str, level: str) -> Decimal:
         table = dict(self.optics_allowance if domain == "OPTI" else self.audio_allowance)

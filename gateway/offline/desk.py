@@ -29,6 +29,7 @@ from gateway.offline.lookup_log import LookupLog
 from gateway.offline.platform_snapshot import CachedPlatform
 from gateway.offline.journal import (Journal, JournalError, OfflineEntry, VelocityExceeded, VelocityLimit,
                              new_reference)
+from gateway.offline.life import OfflineLife
 from gateway.offline.pec_checks import offline_request, price_offline, refused_answer
 from tiers_payant.pec_request import check_pec_request, line_json
 from gateway.offline.decide import OfflineCounts, decide_offline
@@ -120,23 +121,12 @@ class OfflineDesk:
             replay = self._replay(ref, p.client_id, body_sha)
             if replay is not None:
                 return replay
-        card, error = verify_card(req.card, self.cached.card_key)
-        result = price_offline(req, card, lines, on)
-        policy = self.cached.policy(card.amc) if card else None
         bkey = self._bkey(req)
-        counts = self._counts(bkey, now - policy.period_days * 86_400) if policy else OfflineCounts(0, Decimal(0))
-        d = decide_offline(card, error, offline_request(req, lines), policy, self.cached.revocations(), counts, now,
-                           amc_amount_eur=result.amc if result else Decimal(0), regulated_only=True, today=on)
-        base = {"mode": "offline", "provisional": True, "request_id": uuid.uuid4().hex, "offline_cause": cause}
-        total = sum((ln.price * ln.quantity for ln in lines), Decimal(0))
-        if not d.accepted or result is None or result.decision == "refused" or card is None:
-            reason = d.reason or (result.reason if result else "OFFLINE_DEFAULT_DECLINE")
-            reasons = list(d.reasons) if not d.accepted else [reason]
-            shown = result if d.accepted else None  # lines priced for a card that was declined would mislead
-            answer = refused_answer(reason, reasons, shown, total, base)
+        card, result, policy, refused, base, total = self.priced(req, lines, cause, now, on, bkey)
+        if refused is not None:
             if idem_key:  # a copy with the same key gets this very answer, not a decision of its own
-                answer = self._keep_first(ref, p.client_id, body_sha, answer, now)
-            return self._logged("pec", answer, cause)
+                refused = self._keep_first(ref, p.client_id, body_sha, refused, now)
+            return self._logged("pec", refused, cause)
         answer = {"decision": result.decision, "reason": result.reason,
                   "reasons": sorted({ln.reason for ln in result.lines if ln.reason}), "pec_number": ref,
                   "lines": [line_json(ln) for ln in result.lines], "amo": eur(result.amo), "amc": eur(result.amc),
@@ -152,6 +142,26 @@ class OfflineDesk:
         return self._journaled(entry, ref, answer, refused_answer("PLATFORM_UNAVAILABLE", ["PLATFORM_UNAVAILABLE"],
                                                             None, total, base), limit)
 
+    def priced(self, req: PecRequest, lines, cause: str, now: float, on, bkey: str | None):
+        """The card's checks and the stand-in's amounts; `refused` is the answer (not yet logged)
+        when declined. `bkey` None: a cotation, which commits nothing, so no velocity counts."""
+        card, error = verify_card(req.card, self.cached.card_key)
+        result = price_offline(req, card, lines, on)
+        policy = self.cached.policy(card.amc) if card else None
+        counts = self._counts(bkey, now - policy.period_days * 86_400) if policy and bkey else \
+            OfflineCounts(0, Decimal(0))
+        d = decide_offline(card, error, offline_request(req, lines), policy, self.cached.revocations(), counts, now,
+                           amc_amount_eur=result.amc if result else Decimal(0), regulated_only=True, today=on)
+        base = {"mode": "offline", "provisional": True, "request_id": uuid.uuid4().hex, "offline_cause": cause}
+        total = sum((ln.price * ln.quantity for ln in lines), Decimal(0))
+        refused = None
+        if not d.accepted or result is None or result.decision == "refused" or card is None:
+            reason = d.reason or (result.reason if result else "OFFLINE_DEFAULT_DECLINE")
+            reasons = list(d.reasons) if not d.accepted else [reason]
+            shown = result if d.accepted else None  # lines priced for a card that was declined would mislead
+            refused = refused_answer(reason, reasons, shown, total, base)
+        return card, result, policy, refused, base, total
+
     def pec_status(self, reference: str, authorization: str | None) -> dict[str, Any]:
         p = self.principal(authorization)
         entry = self.journal.get(reference)
@@ -159,7 +169,10 @@ class OfflineDesk:
             raise Problem("NOT_FOUND", "no PEC with this number for this account")
         a = entry["payload"]["answer"]
         status = {None: "provisional", "confirmed": "valid"}.get(entry["verdict"], entry["verdict"])
-        return {"pec_number": reference, "status": status, "decision": a["decision"], "amo": a["amo"],
+        cancelled = OfflineLife(self).cancellation(p.client_id, reference)
+        state = "cancelled" if cancelled else "rejected" if entry["verdict"] == "rejected" else "accepted"
+        return {"pec_number": reference, "state": state,
+                "cancellation": cancelled, "history": [], "status": status, "decision": a["decision"], "amo": a["amo"],
                 "amc": a["amc"], "patient": a["patient"], "expires_on": a["expires_on"], "lines": a["lines"],
                 "mode": "offline", "provisional": entry["state"] == "pending", "journal_reference": reference,
                 "reconciliation": {"state": entry["state"], "verdict": entry["verdict"],
@@ -229,7 +242,8 @@ class OfflineDesk:
         return self._logged(entry.operation, answer, entry.cause, entry.beneficiary_key)
 
     def _logged(self, op: str, answer: dict, cause: str, bkey: str | None = None) -> dict[str, Any]:
-        log_event(log, "offline_answer", op=op, decision=answer["decision"], reason=answer.get("reason"),
+        log_event(log, "offline_answer", op=op, decision=answer.get("decision") or answer.get("state"),
+                  reason=answer.get("reason"),
                   cause=cause, reference=answer.get("journal_reference"), beneficiary=bkey)
         return answer
 

@@ -38,6 +38,11 @@ VERDICTS = ("confirmed", "adjusted", "rejected")
 # Columns added after the first release; opening an older journal adds them.
 _ADDED_COLUMNS = {"failed_status": "INTEGER", "failed_reason": "TEXT",
                   "pending_answers": "INTEGER NOT NULL DEFAULT 0"}
+# Offline PECs whose offline cancellation the platform confirmed: nothing will be delivered or
+# paid under them, so they carry no exposure.
+CANCELLED_PECS = ("SELECT json_extract(payload, '$.pec_reference') FROM offline_entry"
+                  " WHERE operation='cancel' AND verdict='confirmed' AND json_extract(payload, '$.pec_reference')"
+                  " IS NOT NULL")
 _SCHEMA = (  # IF NOT EXISTS: every opener may run it
     """CREATE TABLE IF NOT EXISTS offline_entry (
   reference TEXT PRIMARY KEY, advice_id TEXT NOT NULL UNIQUE, operation TEXT NOT NULL,
@@ -362,14 +367,17 @@ class Journal:
         row = self._run(lambda c: c.execute(
             "SELECT COUNT(*), SUM(state='pending'), SUM(state='drained'),"
             " SUM(verdict='confirmed'), SUM(verdict='adjusted'), SUM(verdict='rejected'), SUM(state='failed'),"
-            " COALESCE(SUM(exposure_cents), 0), MIN(CASE WHEN state='pending' THEN at END),"
-            " COALESCE(SUM(CASE WHEN state='failed' THEN amc_cents END), 0)"
+            " COALESCE(SUM(CASE WHEN reference IN (" + CANCELLED_PECS + ") THEN 0 ELSE exposure_cents END), 0),"
+            " MIN(CASE WHEN state='pending' THEN at END),"
+            " COALESCE(SUM(CASE WHEN state='failed' THEN amc_cents END), 0),"
+            " SUM(operation='cancel' AND verdict='confirmed')"
             " FROM offline_entry").fetchone(), write=False)
         keys = ("recorded", "pending", "drained", "confirmed", "adjusted", "rejected", "failed")
         out: dict[str, Any] = {k: int(row[i] or 0) for i, k in enumerate(keys)}
         out["exposure_eur"] = eur(_euros(row[7]))
         out["oldest_pending_at"] = row[8]
         out["failed_eur"] = eur(_euros(row[9]))  # accepted offline, not judged: set aside
+        out["cancelled"] = int(row[10] or 0)  # offline cancellations the platform confirmed
         return out
 
     def get(self, reference: str) -> dict[str, Any] | None:
@@ -405,7 +413,7 @@ def _retry_locked(fn, deadline_s: float = BUSY_TIMEOUT_MS / 1000) -> None:  # ty
 
 
 def _validate(entry: OfflineEntry) -> None:
-    if entry.operation not in ("eligibility", "pec"):
+    if entry.operation not in ("eligibility", "pec", "cancel"):
         raise ValueError(f"unknown operation {entry.operation!r}")
     if entry.cause not in ("unreachable", "timeout", "breaker_open"):
         raise ValueError(f"unknown cause {entry.cause!r}")

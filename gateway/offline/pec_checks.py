@@ -14,7 +14,7 @@ from typing import Any
 from gateway.offline.decide import OfflineRequest
 from tiers_payant.coverage import History, QuoteLine, compute_pec
 from tiers_payant.model import eur
-from tiers_payant.pec_request import line_json
+from tiers_payant.pec_request import line_json, prescription
 from tiers_payant.schemas import EligibilityRequest, PecRequest
 
 def offline_request(req: EligibilityRequest, lines: list[QuoteLine] | None = None) -> OfflineRequest:
@@ -28,7 +28,8 @@ def price_offline(req: PecRequest, card, lines: list[QuoteLine], on: date):
     try:
         return compute_pec(req.domain, lines, level=card.guarantee(req.domain) or "ECO",
                            responsable=card.responsable, birth_date=req.beneficiary.birth_date, on=on,
-                           history=History(), check_renewal=False)
+                           history=History(), check_renewal=False, contract_type=card.contract_type,
+                           amo_regime=req.amo_regime, prescription=prescription(req))
     except ValueError:
         return None
 

@@ -68,14 +68,6 @@ def pec():
     return resp
 
 
-@bp.get("/v1/pec/<pec_number>")
-def pec_status(pec_number: str):
-    p = _principal()
-    if len(pec_number) > 64:
-        raise Problem("NOT_FOUND", "no such PEC")
-    return json_response(svc().platform.pec_status(pec_number, p))
-
-
 @bp.post("/v1/advices")
 def advices():
     _principal(service=True)

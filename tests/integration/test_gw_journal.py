@@ -170,7 +170,7 @@ def test_exposure_arithmetic(journal):
 def test_empty_status(journal):
     assert journal.status() == {"recorded": 0, "pending": 0, "drained": 0, "confirmed": 0,
                                 "adjusted": 0, "rejected": 0, "failed": 0, "exposure_eur": "0.00",
-                                "oldest_pending_at": None, "failed_eur": "0.00"}
+                                "oldest_pending_at": None, "failed_eur": "0.00", "cancelled": 0}
 
 
 def test_unopenable_journal_raises_journal_error(tmp_path):

@@ -52,7 +52,7 @@ def _answer(r: requests.Response, expect: dict) -> dict:
 def _pec_body(case: dict, acc: dict) -> dict:
     return json.loads(json.dumps({"card": case["card"], "beneficiary": case["beneficiary"], "domain": case["domain"],
                                   "professional": {"rpps": acc["rpps"], "profession": acc["profession"]},
-                                  "lines": case["quote"]["lines"]}))
+                                  **case["quote"]}))  # lines, and a prescription date for some cases
 
 
 def test_every_catalogue_case_gets_its_expected_answer(platform, session, catalogue):

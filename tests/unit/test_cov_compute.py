@@ -78,8 +78,9 @@ def test_equipment_cap_is_spent_in_line_order():
 
 
 @pytest.mark.parametrize("complexity, cap", [("COMPLEX", "700.00"), ("VERY-COMPLEX", "800.00")])
-def test_equipment_cap_follows_the_most_complex_lens(complexity, cap):
-    lines = [frame("B", "90"), lens("OPT-B-LENS-SIMPLE", "right", "500"),
+def test_equipment_cap_of_a_pure_pair(complexity, cap):
+    """Two lenses of one complexity: that type's maximum (the mixed pairs: test_cov_rules_v2)."""
+    lines = [frame("B", "90"), lens(f"OPT-B-LENS-{complexity}", "right", "500"),
              lens(f"OPT-B-LENS-{complexity}", "left", "500")]
     assert pec("OPTI", lines).amc == D(cap)
 
@@ -127,9 +128,10 @@ def test_audio_allowance_is_per_aid():
     assert [amounts(x) for x in r.lines] == [("240.00", "760.00", "0.00")] * 2
 
 
-def test_quantity_multiplies_amo_and_price():
-    r = pec("OPTI", [QuoteLine("OPT-A-FRAME", "A", None, D("25"), 2)])
-    assert amounts(r) == ("10.80", "39.20", "0.00")
+def test_a_quantity_of_two_frames_is_not_one_equipment():
+    """Two frames once counted AMO 2 x 5.40; one equipment has one frame (QUOTE_SHAPE_INVALID)."""
+    with pytest.raises(ValueError, match="at most one frame"):
+        pec("OPTI", [QuoteLine("OPT-A-FRAME", "A", None, D("25"), 2)])
 
 
 def test_amo_never_above_the_price():

@@ -5,8 +5,8 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tiers_payant.coverage import History, QuoteLine, compute_pec, is_child, line_problems
-from tiers_payant.tariff import LEVELS, TARIFF, CoverageRules
+from tiers_payant.coverage import History, QuoteLine, compute_pec, is_child, line_problems, shape_problems
+from tiers_payant.tariff import AMO_REGIMES, CONTRACT_TYPES, LEVELS, TARIFF, CoverageRules
 
 ON = date(2025, 6, 15)
 prices = st.decimals(min_value=Decimal("0.01"), max_value=Decimal("4000"), places=2)
@@ -19,23 +19,27 @@ def quotes(draw):
     birth = draw(st.dates(min_value=date(1930, 1, 1), max_value=ON - timedelta(days=1)))
     band = "child" if is_child(domain, birth, ON) else "adult"
     codes = sorted(c for c, i in TARIFF.items() if i.domain == domain and i.age_band in (band, "any"))
-    lines = []
+    lines, taken = [], set()  # one equipment: one frame, one lens per eye, one aid per ear
     for _ in range(draw(st.integers(1, 5))):
         item = TARIFF[draw(st.sampled_from(codes))]
         side = None if item.kind == "frame" else draw(st.sampled_from(["right", "left"]))
-        lines.append(QuoteLine(item.code, item.cls, side, draw(prices), draw(st.integers(1, 2))))
+        if side not in taken:
+            taken.add(side)
+            lines.append(QuoteLine(item.code, item.cls, side, draw(prices), 1))
     return domain, birth, lines
 
 
 @settings(max_examples=400, deadline=None)
-@given(quotes(), st.sampled_from(LEVELS), st.booleans(), st.booleans(), st.booleans(),
-       dates, dates, dates)
-def test_amounts_add_up_and_are_never_negative(quote, level, responsable, include_amo, check, g, hl, hr):
+@given(quotes(), st.sampled_from(LEVELS), st.sampled_from(CONTRACT_TYPES), st.booleans(), st.booleans(),
+       dates, dates, dates, st.sampled_from(AMO_REGIMES))
+def test_amounts_add_up_and_are_never_negative(quote, level, contract, include_amo, check, g, hl, hr, regime):
     domain, birth, lines = quote
-    assert line_problems(domain, lines, birth_date=birth, on=ON) == []
+    assert line_problems(domain, lines, birth_date=birth, on=ON) == [] == shape_problems(domain, lines)
     rules = CoverageRules(responsable_caps_include_amo=include_amo)
+    responsable = contract == "responsable"
     r = compute_pec(domain, lines, level=level, responsable=responsable, birth_date=birth, on=ON,
-                    history=History(g, hl, hr), rules=rules, check_renewal=check)
+                    history=History(g, hl, hr), rules=rules, check_renewal=check, contract_type=contract,
+                    amo_regime=regime)
     assert len(r.lines) == len(lines)
     for line, res in zip(lines, r.lines):
         total = (line.price * line.quantity).quantize(Decimal("0.01"))
@@ -44,7 +48,7 @@ def test_amounts_add_up_and_are_never_negative(quote, level, responsable, includ
         assert all(x == x.quantize(Decimal("0.01")) for x in (res.amo, res.amc, res.patient))
         if res.status == "refused":
             assert (res.amo, res.amc, res.reason is not None) == (0, 0, True)
-        elif TARIFF[line.code].regulated:
+        elif TARIFF[line.code].regulated and contract != "non_responsable":
             assert res.patient == 0  # 100% Santé
     assert r.amo + r.amc + r.patient == sum((ln.price * ln.quantity for ln in lines), Decimal(0))
     statuses = {x.status for x in r.lines}

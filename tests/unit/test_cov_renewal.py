@@ -14,8 +14,8 @@ CHILD = date(2015, 3, 1)
 
 def test_age_and_bands_at_boundaries():
     assert age_on(date(2009, 6, 15), ON) == 16 and age_on(date(2009, 6, 16), ON) == 15
-    assert is_child("OPTI", date(2008, 6, 16), ON)  # 16: still a child for optics
-    assert not is_child("OPTI", date(2008, 6, 15), ON)  # 17 today
+    assert is_child("OPTI", date(2009, 6, 16), ON)  # 15, 16 tomorrow: a child for optics
+    assert not is_child("OPTI", date(2009, 6, 15), ON)  # 16 today: "from 16" is an adult
     assert is_child("AUDI", date(2005, 6, 16), ON)  # 19
     assert not is_child("AUDI", date(2005, 6, 15), ON)  # 20 today
 
@@ -65,7 +65,6 @@ def test_audio_not_due_refuses_only_that_ear():
 @pytest.mark.parametrize("line, fragment", [
     (QuoteLine("OPT-X", "A", None, D(1), 1), "unknown code"),
     (QuoteLine("AUD-I-ADULT", "I", "left", D(1), 1), "belongs to domain AUDI"),
-    (QuoteLine("OPT-A-FRAME", "B", None, D(1), 1), "classe A"),
     (QuoteLine("OPT-B-LENS-SIMPLE", "B", None, D(1), 1), "needs the eye"),
     (QuoteLine("OPT-B-LENS-SIMPLE", "B", "middle", D(1), 1), "needs the eye"),
     (QuoteLine("OPT-B-FRAME", "B", None, D(0), 1), "price"),

@@ -112,7 +112,8 @@ def test_status_metrics_and_readiness(gw):
     st = client.get("/v1/status").get_json()
     assert st["resilience"] == "full" and st["breaker"]["state"] == "open"
     assert st["journal"] == {"recorded": 1, "pending": 1, "drained": 0, "failed": 0}
-    assert st["reconciliation"] == {"confirmed": 0, "adjusted": 0, "rejected": 0, "exposure_eur": "0.00"}
+    assert st["reconciliation"] == {"confirmed": 0, "adjusted": 0, "rejected": 0, "cancelled": 0,
+                                    "exposure_eur": "0.00"}
     assert set(st["caches"]) == {"jwks", "revocations", "standin_policy"} and st["caches"]["jwks"] is not None
     text = client.get("/metrics").get_data(as_text=True)
     assert 'gateway_requests_total{decision="eligible",mode="offline",operation="eligibility"}' in text

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from simulator.keys import private_key
 from tiers_payant.pec_request import quote_lines
 from tiers_payant.cards import verify_card
-from tiers_payant.coverage import History, compute_pec, line_problems
+from tiers_payant.coverage import History, compute_pec, line_problems, shape_problems
 from tiers_payant.httpkit import redact
 from tiers_payant.nir import make_nir, mask_nir, nir_error
 from tiers_payant.parsing import MAX_JSON_DEPTH, json_depth, parse_model
@@ -217,7 +217,7 @@ def test_any_quote_parses_to_a_problem_or_adds_up(lines, domain, birth, on, leve
     if req is None or domain == "PHAR":
         return
     quote = quote_lines(req)
-    if line_problems(domain, quote, birth_date=birth, on=on):
+    if line_problems(domain, quote, birth_date=birth, on=on) or shape_problems(domain, quote):
         return
     result = compute_pec(domain, quote, level=level, responsable=responsable, birth_date=birth, on=on,
                          history=History(None, None, None))
