@@ -176,4 +176,4 @@ class GatewayStatus(BaseModel):
 
 
 ANSWER_MODELS: list[type[BaseModel]] = [TokenAnswer, OAuthError, Jwks, Revocations, StandinPolicies, PecStatus,
-                                        OfflineCancellation, AdvicesAnswer, Health, Ready, GatewayStatus]
+                                        OfflineCancellation, AdvicesAnswer, OfflineLookupsAnswer, Health, Ready, GatewayStatus]

@@ -19,11 +19,11 @@ from pydantic.json_schema import models_json_schema
 from . import openapi_examples as ex
 from .answers import ANSWER_MODELS, OfflineCancellation, PecStatus
 from .problems import PROBLEM_CONTENT_TYPE, REGISTRY
-from .schemas import (AdvicesRequest, CancelIn, EligibilityAnswer, EligibilityRequest, InvoiceIn, PecAnswer, PecRequest,
-                      ProblemDocument)
+from .schemas import (AdvicesRequest, CancelIn, EligibilityAnswer, EligibilityRequest, InvoiceIn,
+                      OfflineLookupsRequest, PecAnswer, PecRequest, ProblemDocument)
 
-MODELS: list[type[BaseModel]] = [EligibilityRequest, PecRequest, AdvicesRequest, EligibilityAnswer, PecAnswer,
-                                 CancelIn, InvoiceIn,
+MODELS: list[type[BaseModel]] = [EligibilityRequest, PecRequest, AdvicesRequest, OfflineLookupsRequest,
+                                 EligibilityAnswer, PecAnswer, CancelIn, InvoiceIn,
                                  ProblemDocument, *ANSWER_MODELS]
 Codes = dict[int, list[str]]
 

@@ -81,3 +81,6 @@ GATEWAY_STATUS = {"resilience": "full", "platform": "http://127.0.0.1:8081",
                   "reconciliation": {"confirmed": 1040, "adjusted": 3, "rejected": 2, "exposure_eur": "349.45"},
                   "caches": {"jwks": 1.2, "revocations": 1.2, "standin_policy": 1.2}}
 DOCS_PAGE = "<!doctype html><html lang=\"en\">…<h1>Tiers-payant platform simulator</h1>…<h2>Sandbox catalogue</h2>…"
+
+OFFLINE_LOOKUPS_ANSWER = {"results": [{"id": "7d865e959b2466918c9863afca942d0f", "accepted": True, "reason": None,
+                                       "duplicate": False}]}

@@ -79,6 +79,7 @@ def platform_openapi() -> dict:
     paths["/v1/offline-lookups"] = {"post": operation(
         "A gateway's declined offline lookups, for detection (each attributed by the professional's token)",
         OfflineLookupsAnswer, merge(every, AUTH, BODY, {403: ["FORBIDDEN"]}), request=OfflineLookupsRequest,
+        answer_examples={"counted": {"summary": "one declined lookup, counted", "value": ex.OFFLINE_LOOKUPS_ANSWER}},
         description="Gateways' service accounts only (`gw-N`); others get 403 FORBIDDEN. Idempotent by `id`.")}
     paths["/v1/keys"] = {"get": operation("JWKS: AMC card keys and the token-signing key", Jwks, every, auth=False,
                                           etag=True, answer_examples=_one("one AMC's key and the token key (of "
