@@ -37,6 +37,14 @@ class Settings:
     backoff_max_s: float = 0.4
     pool_size: int = 32  # idle kept-alive connections per worker (gateway.online.hop); busy ones are not capped
     naive_timeout_s: float = 30.0
+    # hedge (gateway.online.hedge): stand in when the platform has not answered within
+    # clamp(hedge_factor x rolling p99 of healthy calls, hedge_min_s, hedge_max_s)
+    hedge: bool = True
+    hedge_factor: float = 4.0
+    hedge_min_s: float = 0.05
+    hedge_max_s: float = 0.5
+    hedge_window: int = 1000  # healthy calls the p99 is taken over, per worker
+    hedge_late_threads: int = 16  # per worker: the rest of hedged exchanges, off gunicorn's threads
     # breaker (gateway.online.breaker.config_of builds its BreakerConfig)
     breaker_window_s: float = 10.0
     breaker_min_calls: int = 10
@@ -46,6 +54,7 @@ class Settings:
     breaker_open_s: float = 2.0
     breaker_half_open_probes: int = 3
     breaker_max_calls: int = 100  # like resilience4j's default window; each record rewrites it
+    breaker_consecutive_failures: int = 3  # this many failures in a row open at once (0: rates only)
     # background work (one leader per gateway)
     refresh_interval_s: float = 3.0
     probe_interval_s: float = 0.1
@@ -114,7 +123,10 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         if raw is None:
             continue
         kind = type(getattr(Settings, f.name))
-        values[f.name] = raw.encode() if kind is bytes else kind(raw)
+        if kind is bool:
+            values[f.name] = raw.strip().lower() in ("1", "true", "yes", "on")
+        else:
+            values[f.name] = raw.encode() if kind is bytes else kind(raw)
     s = Settings(**values)
     if s.resilience not in ("full", "naive"):
         raise ValueError(f"GW_RESILIENCE must be full or naive, not {s.resilience!r}")

@@ -103,10 +103,16 @@ class Background:
             failures = failures if result is None else result
 
     def probe_once(self, client: "PlatformClient", failures: int) -> int:
-        probing = self.breaker.state() != "closed" and self.breaker.allow()
+        """While the breaker is not closed, each probe that sees the platform answer is a
+        half-open call at once (no waiting out `breaker_open_s`), so the breaker closes
+        `breaker_half_open_probes` probe intervals after the platform's return; a probe
+        that fails re-opens it."""
         ok, transport = client.healthz(self.s.probe_timeout_s)
-        if probing:  # allowed: must be recorded
-            self.breaker.record("success" if ok else "failure")
+        if self.breaker.state() != "closed":
+            if ok and self.breaker.allow(early=True):  # allowed: must be recorded
+                self.breaker.record("success")
+            elif not ok:
+                self.breaker.force_open()
         failures = failures + 1 if transport else 0
         if failures >= self.s.probe_failures:
             self.breaker.force_open()
