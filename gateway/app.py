@@ -88,7 +88,9 @@ def build_services(settings: Settings) -> Services:
 def start_background(services: Services) -> None:
     if services.settings.resilience != "full" or services.breaker is None:
         return
-    work = Background(services.settings, services.breaker, services.cached, services.journal)
+    hedge = services.upstream.hedge  # this worker's healthy online latencies: the drain's live signal
+    work = Background(services.settings, services.breaker, services.cached, services.journal,
+                      live_p95=hedge.recent_p95 if hedge is not None else None)
     services.leader = run_when_leader(services.settings.leader_lock_path, work.run, retry_s=0.5)
     atexit.register(services.leader.stop, 3.0)
 

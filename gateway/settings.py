@@ -60,9 +60,15 @@ class Settings:
     probe_interval_s: float = 0.1
     probe_timeout_s: float = 0.25
     probe_failures: int = 2  # consecutive transport failures that force the breaker open
-    drain_batch: int = 25
+    drain_batch: int = 64  # advices per batch, at most; the byte bound usually stops it first
     drain_batch_bytes: int = 48_000  # under the platform's 64 KiB body limit (tiers_payant.parsing)
-    drain_rate_per_s: float = 50.0  # advices per second, at most
+    drain_pacing: str = "aimd"  # "aimd" (gateway.background.pacing) | "fixed" (at drain_rate_per_s)
+    drain_rate_per_s: float = 50.0  # aimd: the starting rate; fixed: the rate, at most
+    drain_rate_step_per_s: float = 50.0  # aimd: added per healthy batch; halved on strain
+    drain_ceiling_per_s: float = 0.0  # aimd: never above this (0: none beyond what the platform sustains)
+    drain_latency_tolerance: float = 1.5  # aimd: answer time per advice up to this x its baseline is healthy
+    drain_live_tolerance: float = 1.2  # aimd: live p95 up to this x its baseline is healthy
+    drain_concurrency: int = 2  # batches in flight at once (the platform judges on several workers)
     drain_lease_s: float = 10.0
     drain_backoff_base_s: float = 0.5  # per batch after a transient failure, doubling per attempt
     drain_backoff_max_s: float = 30.0
@@ -130,6 +136,8 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
     s = Settings(**values)
     if s.resilience not in ("full", "naive"):
         raise ValueError(f"GW_RESILIENCE must be full or naive, not {s.resilience!r}")
+    if s.drain_pacing not in ("aimd", "fixed"):
+        raise ValueError(f"GW_DRAIN_PACING must be aimd or fixed, not {s.drain_pacing!r}")
     return replace(s, platform_url=s.platform_url.rstrip("/"))
 
 

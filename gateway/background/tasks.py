@@ -43,13 +43,14 @@ EXPECTED = (requests.RequestException, PlatformAnswer, ValueError, KeyError, Typ
 
 
 class Background:
-    def __init__(self, settings, breaker: SharedBreaker, cached: CachedPlatform, journal: Journal) -> None:
+    def __init__(self, settings, breaker: SharedBreaker, cached: CachedPlatform, journal: Journal,
+                 live_p95=None) -> None:  # type: ignore[no-untyped-def]
         self.s, self.breaker, self.cached, self.journal = settings, breaker, cached, journal
         self.client = PlatformClient(settings)
         self.owner = f"{socket.gethostname()}:{os.getpid()}"
         self.platform_ok = False
         self.health = Health(cached.disk)
-        self.drainer = Drainer(settings, journal, self.client, self.owner)
+        self.drainer = Drainer(settings, journal, self.client, self.owner, live_p95=live_p95)
         self.lookups = LookupLog(settings.lookup_log_path, installation_key(settings.journal_key_path))
         self._lookups_after = 0.0
         self._refreshes = 0

@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import deque
+from itertools import islice
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
@@ -40,6 +41,15 @@ class HedgeBudget:
 
     def budget_s(self) -> float:
         return self._budget
+
+    def recent_p95(self, n: int = 64) -> float | None:
+        """p95 of the last `n` healthy calls (the drain's live signal); None before 20."""
+        with self._lock:
+            recent = list(islice(reversed(self._lat), n))
+        if len(recent) < 20:
+            return None
+        recent.sort()
+        return recent[min(len(recent) - 1, int(0.95 * len(recent)))]
 
     def observe(self, latency_s: float) -> None:
         """One healthy online call's latency (not hedged, final answer)."""
