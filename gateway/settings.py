@@ -60,6 +60,8 @@ class Settings:
     probe_interval_s: float = 0.1
     probe_timeout_s: float = 0.25
     probe_failures: int = 2  # consecutive transport failures that force the breaker open
+    journal_group_commit: bool = True  # concurrent offline acceptances share one durable commit
+    journal_group_max: int = 64  # acceptances per shared commit, at most
     drain_batch: int = 64  # advices per batch, at most; the byte bound usually stops it first
     drain_batch_bytes: int = 48_000  # under the platform's 64 KiB body limit (tiers_payant.parsing)
     drain_pacing: str = "aimd"  # "aimd" (gateway.background.pacing) | "fixed" (at drain_rate_per_s)
