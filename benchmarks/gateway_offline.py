@@ -115,8 +115,10 @@ def offline_throughput(tmp: Path, platform, set_fault, start_forwarder, pct, pec
     (tmp / "offline").mkdir(exist_ok=True)
     gw = start_gateway(tmp / "offline", platform.url, env=BENCH_ENV)
     journal = gw.extra["journal"]
+    floor = None
     try:
         wait_caches(gw.url)
+        floor = start_forwarder(platform.url, tmp)  # up while the platform is: its start checks it forwards
         set_fault(platform, "down")
         accepted = accepted_bodies(gw.url, pec_bodies, headers)
         if len(accepted) < 30:
@@ -128,11 +130,7 @@ def offline_throughput(tmp: Path, platform, set_fault, start_forwarder, pct, pec
         load = wrk(gw.url, "/v1/pec", [_json(b) for b, _ in sat], headers["Authorization"], a.wrk_s)
         wall = time.monotonic() - t
         durable = journal_count(journal) - before
-        floor = start_forwarder(platform.url, tmp)
-        try:
-            noop = wrk(floor.url, "/noop", [_json(b) for b, _ in sat], headers["Authorization"], a.wrk_s)
-        finally:
-            floor.stop()
+        noop = wrk(floor.url, "/noop", [_json(b) for b, _ in sat], headers["Authorization"], a.wrk_s)
         before = journal_count(journal)
         lat = open_loop(gw.url + "/v1/pec", [b for b, _ in slow], headers, a.offline_rate, a.offline_s)
         paced = journal_count(journal) - before
@@ -143,15 +141,17 @@ def offline_throughput(tmp: Path, platform, set_fault, start_forwarder, pct, pec
                             "p99_ms": pct(lat, 99) * 1000}}, accepted
     finally:
         set_fault(platform, "up")
+        if floor is not None:
+            floor.stop()
         gw.stop()
 
 
 def fill_journal(path: Path, n: int, accepted: list[tuple[dict, dict]], token: str, client_id: str) -> None:
     """`n` PEC entries, as the stand-in writes them: real requests, the professional's token."""
     journal, now = Journal(str(path)), time.time()
-    for start in range(0, n, 500):
+    for start in range(0, n, n):  # one transaction: the drain finds them all at once
         items = []
-        for i in range(start, min(n, start + 500)):
+        for i in range(start, n):
             body, answer = accepted[i % len(accepted)]
             items.append((OfflineEntry(uuid.uuid4().hex, "pec", now - 60 + i * 1e-4, "0", "S", "b-%d" % i,
                                        body["domain"], Decimal(answer.get("amc") or "0"), "unreachable",

@@ -69,7 +69,8 @@ class Settings:
     drain_rate_step_per_s: float = 50.0  # aimd: added per healthy batch; halved on strain
     drain_ceiling_per_s: float = 0.0  # aimd: never above this (0: none beyond what the platform sustains)
     drain_latency_tolerance: float = 1.5  # aimd: answer time per advice up to this x its baseline is healthy
-    drain_live_tolerance: float = 1.2  # aimd: live p95 up to this x its baseline is healthy
+    drain_live_tolerance: float = 1.2  # aimd: live p95 up to this x the p95 seen while idle is healthy
+    drain_decrease_cooldown_s: float = 2.0  # aimd: at most one halving this often
     drain_concurrency: int = 2  # batches in flight at once (the platform judges on several workers)
     drain_lease_s: float = 10.0
     drain_backoff_base_s: float = 0.5  # per batch after a transient failure, doubling per attempt

@@ -72,8 +72,12 @@ class Drainer:
             return 0
         started = time.monotonic()
         batches, claimed = [], set()
+        # At a low rate a full batch would mean a long wait before the next one (and the next
+        # pacing step): about two rounds a second at any rate.
+        size = max(1, min(self.s.drain_batch, int(self.rate_per_s / 2 / len(self.clients)))) \
+            if self.adaptive else self.s.drain_batch
         for _ in self.clients:
-            batch = self.journal.claim_batch(self.s.drain_batch, self.s.drain_lease_s, self.clock(), self.owner,
+            batch = self.journal.claim_batch(size, self.s.drain_lease_s, self.clock(), self.owner,
                                              max_bytes=self.s.drain_batch_bytes)
             batch = [p for p in batch if p.advice_id not in claimed]  # a lease shorter than a claim
             if not batch:
@@ -81,6 +85,8 @@ class Drainer:
             claimed.update(p.advice_id for p in batch)
             batches.append(batch)
         if not batches:
+            if self.adaptive and self.live_p95 is not None:
+                self.pace = pacing.idle(self.pace, self.live_p95())
             return 0
         failpoint("drain_leased")  # crash tests: killed with a batch leased, nothing sent yet
         self.last_error = None
@@ -104,12 +110,13 @@ class Drainer:
             return
         was_healthy = self.pace.healthy
         if not all(ok for ok, _, _ in outcomes):
-            self.pace = pacing.strained(self.pace, self.pace_cfg)
+            self.pace = pacing.strained(self.pace, self.pace_cfg, time.monotonic())
         else:
             n = sum(k for _, k, _ in outcomes)
             seconds = max(t for _, _, t in outcomes) * len(outcomes)  # the batches ran side by side
             live = self.live_p95() if self.live_p95 is not None else None
-            self.pace = pacing.answered(self.pace, self.pace_cfg, n, seconds, sent / max(elapsed_s, 1e-6), live)
+            self.pace = pacing.answered(self.pace, self.pace_cfg, n, seconds, sent / max(elapsed_s, 1e-6), live,
+                                        time.monotonic())
         if self.pace.healthy != was_healthy:  # once per turn, not per batch
             log_event(log, "drain_pace", logging.INFO, rate_per_s=round(self.pace.rate_per_s, 1),
                       healthy=self.pace.healthy)

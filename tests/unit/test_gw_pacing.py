@@ -25,7 +25,7 @@ def test_healthy_batches_raise_the_rate_a_step_each_and_slow_ones_halve_it():
 
 
 def test_a_rising_live_p95_halves_the_rate_even_when_the_platform_answers_the_drain_quickly():
-    p = pacing.start(CFG)
+    p = pacing.idle(pacing.start(CFG), 0.010)  # what professionals saw with nothing to drain
     p = pacing.answered(p, CFG, 30, 0.03, 10_000, live_p95_s=0.010)
     p = pacing.answered(p, CFG, 30, 0.03, 10_000, live_p95_s=0.010)
     assert p.rate_per_s == 150
@@ -35,9 +35,11 @@ def test_a_rising_live_p95_halves_the_rate_even_when_the_platform_answers_the_dr
 
 def test_strain_halves_down_to_the_floor_and_the_ceiling_and_the_achieved_rate_bound_the_rise():
     p = pacing.start(CFG)
-    for _ in range(10):
-        p = pacing.strained(p, CFG)
+    for i in range(10):
+        p = pacing.strained(p, CFG, now=10.0 * i)
     assert p.rate_per_s == CFG.floor_per_s
+    q = pacing.strained(pacing.strained(pacing.start(CFG), CFG, now=0.0), CFG, now=1.0)
+    assert q.rate_per_s == 25  # one halving per cooldown: the second reading was the same strain
     capped = pacing.PaceConfig(start_per_s=50, step_per_s=50, ceiling_per_s=120)
     q = pacing.start(capped)
     for _ in range(10):
@@ -65,7 +67,7 @@ class SlowablePlatform:
 
 def test_the_drain_slows_when_the_platform_slows_and_when_it_throttles(tmp_path):
     s = settings(tmp_path, drain_batch=10, drain_concurrency=1, drain_rate_per_s=50.0, drain_lease_s=0.0,
-                 drain_backoff_base_s=0.0)
+                 drain_backoff_base_s=0.0, drain_decrease_cooldown_s=0.0)
     journal = Journal(s.journal_path)
     for _ in range(10):
         journal.record(OfflineEntry(uuid.uuid4().hex, "pec", 1.0, "123456789", "S-1", "b-x", "OPTI",
@@ -74,11 +76,12 @@ def test_the_drain_slows_when_the_platform_slows_and_when_it_throttles(tmp_path)
     drainer = Drainer(s, journal, platform, "test", extra_clients=[])
 
     def batches(n: int) -> list[float]:
+        """`n` rounds, each draining the 10 entries again; the rate after each batch."""
         rates = []
         for _ in range(n):
             journal._run(lambda c: c.execute("UPDATE offline_entry SET state='pending'"), write=True)
-            assert drainer.drain_once(Waits()) == 10
-            rates.append(drainer.rate_per_s)
+            while drainer.drain_once(Waits()):
+                rates.append(drainer.rate_per_s)
         return rates
 
     fast = batches(12)
@@ -92,5 +95,5 @@ def test_the_drain_slows_when_the_platform_slows_and_when_it_throttles(tmp_path)
     platform.throttle = True
     before = drainer.rate_per_s
     journal._run(lambda c: c.execute("UPDATE offline_entry SET state='pending', lease_until=NULL"), write=True)
-    assert drainer.drain_once(Waits()) == 10
+    assert drainer.drain_once(Waits()) >= 1
     assert drainer.rate_per_s == max(5.0, before / 2) and drainer.paused_until > 0
