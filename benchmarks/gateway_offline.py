@@ -15,6 +15,8 @@ adaptive pacing while live traffic runs (its p95 during the drain vs before it).
 """
 from __future__ import annotations
 
+import base64
+import json
 import os
 import re
 import shutil
@@ -30,6 +32,7 @@ from pathlib import Path
 import requests
 
 from gateway.offline.journal import Journal, OfflineEntry
+from tiers_payant.secrets_at_rest import installation_key, seal
 from tests.support.procs import start_gateway
 
 # One account sends thousands of distinct beneficiaries here: by design the offline watch
@@ -147,17 +150,31 @@ def offline_throughput(tmp: Path, platform, set_fault, start_forwarder, pct, pec
 
 
 def fill_journal(path: Path, n: int, accepted: list[tuple[dict, dict]], token: str, client_id: str) -> None:
-    """`n` PEC entries, as the stand-in writes them: real requests, the professional's token."""
+    """`n` PEC entries, as the stand-in writes them (gateway.offline.desk `_sealed`): the
+    request with the card named by serial, sealed with the gateway's journal key beside
+    the journal, with the professional's token."""
     journal, now = Journal(str(path)), time.time()
-    for start in range(0, n, n):  # one transaction: the drain finds them all at once
-        items = []
-        for i in range(start, n):
-            body, answer = accepted[i % len(accepted)]
-            items.append((OfflineEntry(uuid.uuid4().hex, "pec", now - 60 + i * 1e-4, "0", "S", "b-%d" % i,
-                                       body["domain"], Decimal(answer.get("amc") or "0"), "unreachable",
-                                       {"request": body, "answer": answer, "token": token}, client_id), None, None))
-        journal.record_many(items)
+    key = installation_key(os.path.join(os.path.dirname(os.path.abspath(path)), "journal.key"))
+    items = []
+    for i in range(n):  # one transaction: the drain finds them all at once
+        body, answer = accepted[i % len(accepted)]
+        advice_id = uuid.uuid4().hex
+        request = {k: v for k, v in body.items() if k != "card"}
+        request["card_ref"] = _card_ref(body["card"])
+        sealed = seal(key, {"request": request, "token": token}, advice_id)
+        items.append((OfflineEntry(advice_id, "pec", now - 1 + i * 1e-5, request["card_ref"]["amc"],
+                                   request["card_ref"]["serial"], "b-%d" % i, body["domain"],
+                                   Decimal(answer.get("amc") or "0"), "unreachable",
+                                   {"answer": answer, "sealed": sealed}, client_id), None, None))
+    journal.record_many(items)
     journal.close()
+
+
+def _card_ref(card: str) -> dict:
+    """The serial and AMC a sandbox card names (read unverified: the bench made these cards)."""
+    part = card.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+    return {"serial": str(claims["serial"]), "amc": str(claims["amc"])}
 
 
 class LiveLoad(threading.Thread):
@@ -254,5 +271,4 @@ def wait_caches(url: str, timeout_s: float = 30.0) -> None:
 
 
 def _json(body: dict) -> str:
-    import json
     return json.dumps(body, separators=(",", ":"))
