@@ -6,6 +6,9 @@ connection per thread and relays the answer: no checks, breaker, retries, metric
 or logs. What it adds over a direct call is what any Python HTTP hop costs on the machine
 at hand; the gateway's own share is its added latency minus this one's.
 
+`/noop` answers a small JSON document itself, forwarding nothing: the floor for the
+offline throughput figure (what the same server does per second when the work is nil).
+
     FORWARD_TO=127.0.0.1:8081 gunicorn -k gthread benchmarks.forwarder:app
 """
 from __future__ import annotations
@@ -18,7 +21,14 @@ _HOST, _, _PORT = os.environ.get("FORWARD_TO", "127.0.0.1:8081").rpartition(":")
 _local = threading.local()
 
 
+_NOOP = b'{"decision": "noop"}'
+
+
 def app(environ, start_response):
+    if environ.get("PATH_INFO") == "/noop":
+        environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(_NOOP)))])
+        return [_NOOP]
     conn = getattr(_local, "conn", None)
     if conn is None:
         conn = _local.conn = http.client.HTTPConnection(_HOST, int(_PORT), timeout=5)

@@ -20,6 +20,7 @@ from gateway.background import health
 from gateway.background.tasks import Background
 from gateway.online.breaker_store import SharedBreaker
 from gateway.offline.platform_snapshot import CachedPlatform
+from gateway.offline.group_commit import GroupCommit
 from gateway.offline.journal import Journal
 from gateway.offline.lookup_log import LookupLog
 from gateway.background.leader import BackgroundLeader, run_when_leader
@@ -78,7 +79,10 @@ def build_services(settings: Settings) -> Services:
     full = settings.resilience == "full"
     breaker = SharedBreaker(settings.breaker_path, config_of(settings), on_transition=_on_transition) if full else None
     upstream = Upstream(settings, breaker)
-    offline = OfflineDesk(settings, cached, journal, lookups=LookupLog(settings.lookup_log_path, installation_key(settings.journal_key_path))) if full else None
+    desk_journal = GroupCommit(journal, settings.journal_group_max) if settings.journal_group_commit else journal
+    offline = (OfflineDesk(settings, cached, desk_journal,
+                           lookups=LookupLog(settings.lookup_log_path, installation_key(settings.journal_key_path)))
+               if full else None)
     if full:
         journal.check()  # fail at start-up, not at the first offline acceptance
     return Services(settings, journal, breaker, cached, upstream, GatewayService(settings.resilience, upstream, offline),
@@ -88,7 +92,9 @@ def build_services(settings: Settings) -> Services:
 def start_background(services: Services) -> None:
     if services.settings.resilience != "full" or services.breaker is None:
         return
-    work = Background(services.settings, services.breaker, services.cached, services.journal)
+    hedge = services.upstream.hedge  # this worker's healthy online latencies: the drain's live signal
+    work = Background(services.settings, services.breaker, services.cached, services.journal,
+                      live_p95=hedge.recent_p95 if hedge is not None else None)
     services.leader = run_when_leader(services.settings.leader_lock_path, work.run, retry_s=0.5)
     atexit.register(services.leader.stop, 3.0)
 

@@ -7,6 +7,13 @@ platform gives no final answer (transport failure, timeout, 5xx after the retrie
 the breaker is open, the offline desk answers. A 429 that outlives the retries is
 relayed: the platform is up and throttling this account, which is no reason to stand in.
 Naive mode forwards once with a long timeout and maps transport errors to 502/504.
+
+Hedge (gateway.online.hedge): a rights check or a PEC whose answer has not begun within the
+hedge budget is answered by the stand-in at once (cause `timeout`), while the platform's
+answer, if it comes, is read off the professional's thread. One truth survives: a PEC's
+advice carries the Idempotency-Key sent online, and the platform judges an advice whose
+key it already decided as that decision. A PEC status is never hedged: only the platform
+knows it; nor a cancel (it changes the PEC) or an invoice (no stand-in).
 """
 from __future__ import annotations
 
@@ -20,7 +27,7 @@ from gateway.online.failures import TransientUpstream, offline_cause
 from gateway.metrics import REQUESTS
 from gateway.offline.desk import OfflineDesk
 from gateway.offline.life import OfflineLife
-from gateway.online.upstream import BreakerOpen, HopError, Reply, Upstream
+from gateway.online.upstream import BreakerOpen, Hedged, HopError, Reply, Upstream
 from tiers_payant.problems import Problem
 from tiers_payant.tokens import bearer
 
@@ -43,7 +50,7 @@ class GatewayService:
         self.life = OfflineLife(offline) if offline is not None else None
 
     def eligibility(self, raw: bytes, authorization: str | None) -> Answer:
-        return self._forward("eligibility", "POST", "/v1/eligibility", raw, authorization, None,
+        return self._forward("eligibility", "POST", "/v1/eligibility", raw, authorization, None, True,
                              lambda cause: self._offline_json(
                                  "eligibility", self.offline.eligibility(raw, authorization, cause)))
 
@@ -54,7 +61,7 @@ class GatewayService:
             known = self.offline.replay_online_retry(raw, authorization, idem_key)
             if known is not None:  # this key was accepted offline: the same answer, not a second decision
                 return self._offline_json("pec", known)
-        return self._forward("pec", "POST", "/v1/pec", raw, authorization, key,
+        return self._forward("pec", "POST", "/v1/pec", raw, authorization, key, True,
                              lambda cause: self._offline_json(
                                  "pec", self.offline.pec(raw, authorization, cause, idem_key, key)))
 
@@ -64,18 +71,20 @@ class GatewayService:
 
         def unavailable(cause: str) -> Answer:
             raise Problem("PLATFORM_UNAVAILABLE", f"the platform cannot be asked ({cause}); retry later")
-        return self._forward("pec_status", "GET", f"/v1/pec/{pec_number}", None, authorization, None, unavailable)
+        return self._forward("pec_status", "GET", f"/v1/pec/{pec_number}", None, authorization, None, False,
+                             unavailable)
 
     # -- the PEC's life (gateway.offline.life says what happens offline) --------------
     def quote(self, raw: bytes, authorization: str | None) -> Answer:
-        return self._forward("quote", "POST", "/v1/quotes", raw, authorization, None,
+        return self._forward("quote", "POST", "/v1/quotes", raw, authorization, None, True,
                              lambda cause: self._offline_json("quote", self.life.quote(raw, authorization, cause)))
 
     def cancel(self, pec_number: str, raw: bytes, authorization: str | None, idem_key: str | None) -> Answer:
         if self.life is not None and pec_number.startswith("J-"):  # the platform knows it only by its advice
             return self._offline_json("cancel", self.life.cancel(pec_number, raw, authorization, None))
+        # Not hedged: a cancel changes the PEC; it waits for the platform's word or its failure.
         return self._forward("cancel", "POST", f"/v1/pec/{pec_number}/cancel", raw or b"{}", authorization,
-                             idem_key or uuid.uuid4().hex,
+                             idem_key or uuid.uuid4().hex, False,
                              lambda cause: self._offline_json("cancel", self.life.cancel(pec_number, raw,
                                                                                          authorization, cause)))
 
@@ -87,11 +96,11 @@ class GatewayService:
         def unavailable(cause: str) -> Answer:
             raise OfflineLife.invoice_refused(pec_number)
         return self._forward("invoice", "POST", f"/v1/pec/{pec_number}/invoice", raw, authorization,
-                             idem_key or uuid.uuid4().hex, unavailable)
+                             idem_key or uuid.uuid4().hex, False, unavailable)
 
     # -- plumbing --------------------------------------------------------------------
     def _forward(self, op: str, method: str, path: str, raw: bytes | None, authorization: str | None,
-                 idem_key: str | None, offline: Callable[[str], Answer]) -> Answer:
+                 idem_key: str | None, hedge: bool, offline: Callable[[str], Answer]) -> Answer:
         bearer(authorization)  # no token, no call: answered here, as the platform would
         headers = {"Authorization": authorization or "", "Content-Type": "application/json",
                    "Accept": "application/json"}
@@ -100,9 +109,11 @@ class GatewayService:
         if self.resilience == "naive":
             return self._relay(op, self._naive(op, method, path, headers, raw))
         try:
-            return self._relay(op, self.upstream.call(method, path, headers, raw, operation=op))
+            return self._relay(op, self.upstream.call(method, path, headers, raw, operation=op, hedge=hedge))
         except BreakerOpen:
             cause = "breaker_open"
+        except Hedged:
+            cause = "timeout"
         except TransientUpstream as exc:
             reply = getattr(exc, "reply", None)
             if exc.status == 429 and reply is not None:

@@ -37,6 +37,14 @@ class Settings:
     backoff_max_s: float = 0.4
     pool_size: int = 32  # idle kept-alive connections per worker (gateway.online.hop); busy ones are not capped
     naive_timeout_s: float = 30.0
+    # hedge (gateway.online.hedge): stand in when the platform has not answered within
+    # clamp(hedge_factor x rolling p99 of healthy calls, hedge_min_s, hedge_max_s)
+    hedge: bool = True
+    hedge_factor: float = 4.0
+    hedge_min_s: float = 0.05
+    hedge_max_s: float = 0.5
+    hedge_window: int = 1000  # healthy calls the p99 is taken over, per worker
+    hedge_late_threads: int = 16  # per worker: the rest of hedged exchanges, off gunicorn's threads
     # breaker (gateway.online.breaker.config_of builds its BreakerConfig)
     breaker_window_s: float = 10.0
     breaker_min_calls: int = 10
@@ -46,14 +54,24 @@ class Settings:
     breaker_open_s: float = 2.0
     breaker_half_open_probes: int = 3
     breaker_max_calls: int = 100  # like resilience4j's default window; each record rewrites it
+    breaker_consecutive_failures: int = 3  # this many failures in a row open at once (0: rates only)
     # background work (one leader per gateway)
     refresh_interval_s: float = 3.0
     probe_interval_s: float = 0.1
     probe_timeout_s: float = 0.25
     probe_failures: int = 2  # consecutive transport failures that force the breaker open
-    drain_batch: int = 25
+    journal_group_commit: bool = True  # concurrent offline acceptances share one durable commit
+    journal_group_max: int = 64  # acceptances per shared commit, at most
+    drain_batch: int = 64  # advices per batch, at most; the byte bound usually stops it first
     drain_batch_bytes: int = 48_000  # under the platform's 64 KiB body limit (tiers_payant.parsing)
-    drain_rate_per_s: float = 50.0  # advices per second, at most
+    drain_pacing: str = "aimd"  # "aimd" (gateway.background.pacing) | "fixed" (at drain_rate_per_s)
+    drain_rate_per_s: float = 50.0  # aimd: the starting rate; fixed: the rate, at most
+    drain_rate_step_per_s: float = 50.0  # aimd: added per healthy batch; halved on strain
+    drain_ceiling_per_s: float = 0.0  # aimd: never above this (0: none beyond what the platform sustains)
+    drain_latency_tolerance: float = 1.5  # aimd: answer time per advice up to this x its baseline is healthy
+    drain_live_tolerance: float = 1.2  # aimd: live p95 up to this x the p95 seen while idle is healthy
+    drain_decrease_cooldown_s: float = 2.0  # aimd: at most one halving this often
+    drain_concurrency: int = 2  # batches in flight at once (the platform judges on several workers)
     drain_lease_s: float = 10.0
     drain_backoff_base_s: float = 0.5  # per batch after a transient failure, doubling per attempt
     drain_backoff_max_s: float = 30.0
@@ -114,10 +132,15 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         if raw is None:
             continue
         kind = type(getattr(Settings, f.name))
-        values[f.name] = raw.encode() if kind is bytes else kind(raw)
+        if kind is bool:
+            values[f.name] = raw.strip().lower() in ("1", "true", "yes", "on")
+        else:
+            values[f.name] = raw.encode() if kind is bytes else kind(raw)
     s = Settings(**values)
     if s.resilience not in ("full", "naive"):
         raise ValueError(f"GW_RESILIENCE must be full or naive, not {s.resilience!r}")
+    if s.drain_pacing not in ("aimd", "fixed"):
+        raise ValueError(f"GW_DRAIN_PACING must be aimd or fixed, not {s.drain_pacing!r}")
     return replace(s, platform_url=s.platform_url.rstrip("/"))
 
 

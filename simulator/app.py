@@ -25,6 +25,7 @@ from .platform import Platform
 from .sandbox import bp as sandbox_bp
 from .policy import standin_policy
 from .population import Population
+from .seeding import seed_revocations  # noqa: F401 - also this module's name for it
 from .security import build_guard, build_login_throttle
 from .security.admin import bp as security_admin_bp
 from . import state_identity
@@ -60,14 +61,6 @@ def build_services(settings: Settings) -> Services:
     return Services(settings, population, store, platform, Auth(settings, store, build_login_throttle(store)),
                     {a.number: standin_policy(settings.seed, a) for a in population.amcs}, Counters(store), guard,
                     PecLife(platform))
-
-
-def seed_revocations(store: Store, population: Population) -> None:
-    """The population's lost and stolen cards, written once per state directory."""
-    if store.meta_set_once("revocations_seeded", str(time.time())):
-        with store.tx() as db:
-            db.executemany("INSERT OR IGNORE INTO revocations (kind, value, at, reason) VALUES ('card', ?, 0, 'lost')",
-                           ((population.serial_of(i),) for i in population.revoked_indices()))
 
 
 def operation_name(path: str) -> str:

@@ -18,10 +18,10 @@ import threading
 
 from tiers_payant.front import free_port, wait_listening
 from tiers_payant.gunicorn_worker import WORKER_CLASS
-from tiers_payant.httpkit import log_event, setup_logging
+from tiers_payant.jsonlog import log_event, setup_logging
 
 from . import state_identity
-from .app import seed_revocations
+from .seeding import seed_revocations
 from .population import Population
 from .settings import Settings, to_env, with_admin_token
 from .store import Store
@@ -33,7 +33,8 @@ def gunicorn_command(s: Settings) -> list[str]:
     return [sys.executable, "-m", "gunicorn", "--workers", str(s.workers), "--worker-class", WORKER_CLASS,
             "--threads", str(s.threads), "--bind", f"127.0.0.1:{s.internal_port}",
             "--bind", f"{s.control_host}:{s.control_port}", "--graceful-timeout", "5", "--timeout", "60",
-            "--keep-alive", "30", "--backlog", "2048", "--no-control-socket", "simulator.wsgi:app"]
+            "--keep-alive", "30", "--backlog", "2048", "--no-control-socket",
+            "--config", "python:simulator.gunicorn_conf", "simulator.wsgi:app"]
 
 
 def serve(settings: Settings, reset_state: bool = False) -> int:

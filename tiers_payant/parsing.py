@@ -7,6 +7,7 @@ nests too deep, 422 with field paths for schema errors and NIR_INVALID for a bad
 from __future__ import annotations
 
 import json
+import re
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -17,6 +18,8 @@ from .problems import FieldError, Problem
 MAX_BODY_BYTES = 64 * 1024
 MAX_JSON_DEPTH = 16
 M = TypeVar("M", bound=BaseModel)
+_STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
+_BRACKETS = re.compile(rb"[\[\]{}]")
 
 
 def json_depth(raw: bytes) -> int:
@@ -27,22 +30,14 @@ def json_depth(raw: bytes) -> int:
     """
     if raw.count(b"{") + raw.count(b"[") <= MAX_JSON_DEPTH:  # fast path: cannot be deeper
         return raw.count(b"{") + raw.count(b"[")
+    # Strings out (a bracket inside one does not nest), then walk the brackets only: the
+    # regexes run in C, so a 50 KB batch of advices costs microseconds, not a byte loop.
     depth = deepest = 0
-    in_str = escaped = False
-    for byte in raw:
-        if in_str:
-            if escaped:
-                escaped = False
-            elif byte == 0x5C:  # backslash
-                escaped = True
-            elif byte == 0x22:
-                in_str = False
-        elif byte == 0x22:
-            in_str = True
-        elif byte in (0x7B, 0x5B):
+    for bracket in _BRACKETS.findall(_STRINGS.sub(b'""', raw)):
+        if bracket in (b"{", b"["):
             depth += 1
             deepest = max(deepest, depth)
-        elif byte in (0x7D, 0x5D):
+        else:
             depth -= 1
     return deepest
 

@@ -43,13 +43,14 @@ EXPECTED = (requests.RequestException, PlatformAnswer, ValueError, KeyError, Typ
 
 
 class Background:
-    def __init__(self, settings, breaker: SharedBreaker, cached: CachedPlatform, journal: Journal) -> None:
+    def __init__(self, settings, breaker: SharedBreaker, cached: CachedPlatform, journal: Journal,
+                 live_p95=None) -> None:  # type: ignore[no-untyped-def]
         self.s, self.breaker, self.cached, self.journal = settings, breaker, cached, journal
         self.client = PlatformClient(settings)
         self.owner = f"{socket.gethostname()}:{os.getpid()}"
         self.platform_ok = False
         self.health = Health(cached.disk)
-        self.drainer = Drainer(settings, journal, self.client, self.owner)
+        self.drainer = Drainer(settings, journal, self.client, self.owner, live_p95=live_p95)
         self.lookups = LookupLog(settings.lookup_log_path, installation_key(settings.journal_key_path))
         self._lookups_after = 0.0
         self._refreshes = 0
@@ -103,10 +104,16 @@ class Background:
             failures = failures if result is None else result
 
     def probe_once(self, client: "PlatformClient", failures: int) -> int:
-        probing = self.breaker.state() != "closed" and self.breaker.allow()
+        """While the breaker is not closed, each probe that sees the platform answer is a
+        half-open call at once (no waiting out `breaker_open_s`), so the breaker closes
+        `breaker_half_open_probes` probe intervals after the platform's return; a probe
+        that fails re-opens it."""
         ok, transport = client.healthz(self.s.probe_timeout_s)
-        if probing:  # allowed: must be recorded
-            self.breaker.record("success" if ok else "failure")
+        if self.breaker.state() != "closed":
+            if ok and self.breaker.allow(early=True):  # allowed: must be recorded
+                self.breaker.record("success")
+            elif not ok:
+                self.breaker.force_open()
         failures = failures + 1 if transport else 0
         if failures >= self.s.probe_failures:
             self.breaker.force_open()

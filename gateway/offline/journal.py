@@ -242,6 +242,55 @@ class Journal:
 
         return self._run(insert, write=True)
 
+    def record_many(self, items: list[tuple[OfflineEntry, str | None, VelocityLimit | None]]
+                    ) -> list[tuple[str, dict[str, Any] | None] | Exception]:
+        """`record_once` for several entries in ONE write transaction (one durable commit:
+        gateway.offline.group_commit). Results in order: (reference, known payload) as
+        `record_once` returns, or the exception for that entry alone (VelocityExceeded,
+        ValueError); entries are checked in order, so a velocity limit sees the ones before
+        it in the same batch. Raises JournalError when the commit itself fails: then none
+        of them is on disk."""
+        results: list[tuple[str, dict[str, Any] | None] | Exception] = []
+        rows: list[tuple[int, OfflineEntry, str | None, VelocityLimit | None, tuple]] = []
+        for i, (entry, reference, velocity) in enumerate(items):
+            try:
+                _validate(entry)
+                payload = json.dumps(entry.payload, default=_jsonable, separators=(",", ":"))
+            except (ValueError, TypeError) as exc:
+                results.append(exc if isinstance(exc, ValueError) else ValueError(str(exc)))
+                continue
+            results.append(ValueError("not recorded"))
+            rows.append((i, entry, reference, velocity,
+                         (entry.advice_id, entry.operation, entry.at, entry.amc, entry.card_serial,
+                          entry.beneficiary_key, entry.domain, _cents(entry.amc_eur), entry.cause,
+                          entry.client_id, payload)))
+
+        def insert_all(conn: sqlite3.Connection) -> None:
+            for i, entry, reference, velocity, row in rows:
+                known = conn.execute("SELECT reference, payload FROM offline_entry WHERE advice_id=?",
+                                     (entry.advice_id,)).fetchone()
+                if known:
+                    results[i] = (str(known[0]), json.loads(known[1]))
+                    continue
+                if velocity is not None:
+                    count, cents = conn.execute(
+                        "SELECT COUNT(*), COALESCE(SUM(amc_cents), 0) FROM offline_entry"
+                        " WHERE beneficiary_key=? AND at>=? AND operation=?",
+                        (entry.beneficiary_key, velocity.since, entry.operation)).fetchone()
+                    if count + 1 > velocity.max_count or \
+                            cents + _cents(entry.amc_eur) > _cents(velocity.max_amount_eur):
+                        results[i] = VelocityExceeded(entry.beneficiary_key)
+                        continue
+                ref = reference or new_reference()
+                conn.execute("INSERT INTO offline_entry (reference, advice_id, operation, at, amc,"
+                             " card_serial, beneficiary_key, domain, amc_cents, cause, client_id,"
+                             " payload) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", (ref, *row))
+                results[i] = (ref, None)
+
+        if rows:
+            self._run(insert_all, write=True)
+        return results
+
     def remember_answer(self, reference: str, client_id: str, fingerprint: str, answer: dict[str, Any],
                         now: float) -> dict[str, Any]:
         """Keep the first answer given to a keyed request that journaled nothing; returns the

@@ -34,6 +34,7 @@ class BreakerConfig:
     open_s: float = 2.0  # how long to skip the platform before probing
     half_open_probes: int = 3  # concurrent probes, and successes needed to close
     max_calls: int = 1000  # cap on the window's length
+    consecutive_failures: int = 0  # this many failures in a row open at once, whatever the rates (0: off)
 
 
 @dataclass(frozen=True)
@@ -49,15 +50,18 @@ class BreakerState:
 def config_of(s) -> BreakerConfig:
     """The breaker's config from a gateway Settings (kept here so settings imports nothing upward)."""
     return BreakerConfig(s.breaker_window_s, s.breaker_min_calls, s.breaker_failure_rate, s.breaker_slow_call_rate,
-                         s.breaker_slow_call_s, s.breaker_open_s, s.breaker_half_open_probes, s.breaker_max_calls)
+                         s.breaker_slow_call_s, s.breaker_open_s, s.breaker_half_open_probes, s.breaker_max_calls,
+                         s.breaker_consecutive_failures)
 
 
-def allow(state: BreakerState, cfg: BreakerConfig, now: float) -> tuple[bool, BreakerState]:
-    """May a call go to the platform now? Returns the answer and the state to keep."""
+def allow(state: BreakerState, cfg: BreakerConfig, now: float, early: bool = False) -> tuple[bool, BreakerState]:
+    """May a call go to the platform now? Returns the answer and the state to keep.
+    `early`: half-open now, without waiting out `open_s` (the prober has just seen the
+    platform answer: its return is news worth probing at once)."""
     if state.state == "closed":
         return True, state
     if state.state == "open":
-        if state.opened_at is not None and now - state.opened_at < cfg.open_s:
+        if not early and state.opened_at is not None and now - state.opened_at < cfg.open_s:
             return False, state
         half = BreakerState("half_open", state.opened_at, (), 1, 0, state.transitions + 1)
         return True, half
@@ -130,6 +134,9 @@ def _window(calls: tuple[Call, ...], cfg: BreakerConfig, now: float) -> tuple[Ca
 
 
 def _should_open(calls: tuple[Call, ...], cfg: BreakerConfig) -> bool:
+    n = cfg.consecutive_failures
+    if n and len(calls) >= n and not any(ok for _, ok, _ in calls[-n:]):
+        return True  # a cut: the last n calls all failed (timeouts, hedges, resets)
     if len(calls) < cfg.min_calls:
         return False
     return failure_rate(calls) >= cfg.failure_rate or slow_rate(calls) >= cfg.slow_call_rate

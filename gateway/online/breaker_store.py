@@ -44,18 +44,19 @@ class SharedBreaker:
         self._tlock = threading.Lock()
 
     # -- public API: one lock round per call -------------------------------------------
-    def allow(self, probe_after_s: float | None = None) -> bool:
+    def allow(self, probe_after_s: float | None = None, early: bool = False) -> bool:
         """May one call go to the platform now? Every True must be followed by `record`.
 
         `probe_after_s`: once the breaker has opened, refuse (without probing) until it has
         been open that long; live traffic leaves the probing to the background prober.
+        `early`: the prober saw the platform answer; half-open now (breaker.allow).
         """
         def step(st: BreakerState, extra: list[int]) -> tuple[BreakerState, bool]:
             now = self.clock()
             if probe_after_s is not None and st.opened_at is not None and now - st.opened_at < probe_after_s:
                 ok, new = False, st
             else:
-                ok, new = core.allow(st, self.cfg, now)
+                ok, new = core.allow(st, self.cfg, now, early)
             extra[2] += not ok
             return new, ok
         return bool(self._update(step, header_only_when_closed=True))

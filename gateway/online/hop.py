@@ -19,6 +19,7 @@ import os
 import select
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -36,6 +37,43 @@ class HopError(Exception):
     def __init__(self, kind: str, detail: str = "") -> None:
         super().__init__(f"{kind}: {detail}" if detail else kind)
         self.kind = kind  # refused | timeout | reset | connect | protocol
+
+
+class Hedged(Exception):
+    """The request was sent but no byte of the answer came within the hedge budget.
+
+    `late.finish()` waits for the rest of the read timeout and returns the Reply (or
+    raises HopError); the caller runs it off the professional's thread. The connection
+    goes back to the pool or is closed by `finish`, never by the caller.
+    """
+
+    def __init__(self, late: "Late") -> None:
+        super().__init__("hedged")
+        self.late = late
+
+
+class Late:
+    def __init__(self, hop: "PlatformHop", conn: http.client.HTTPConnection, deadline: float) -> None:
+        self.hop, self.conn, self.deadline = hop, conn, deadline
+
+    def finish(self) -> "Reply":
+        left = self.deadline - time.monotonic()
+        try:
+            if left <= 0:
+                raise TimeoutError("late answer past its read timeout")
+            self.conn.sock.settimeout(left)
+            reply = _read(self.conn)
+        except (OSError, http.client.HTTPException) as exc:
+            self.conn.close()
+            raise _classify(exc) from exc
+        except BaseException:
+            self.conn.close()
+            raise
+        self.hop._checkin(self.conn)
+        return reply
+
+    def abandon(self) -> None:
+        self.conn.close()
 
 
 # A reused connection that fails before any answer most likely met the platform closing
@@ -85,18 +123,22 @@ class PlatformHop:
         self._pid = os.getpid()
 
     def request(self, method: str, path: str, headers: dict, body: bytes | None,
-                timeout: float | tuple[float, float]) -> Reply:
+                timeout: float | tuple[float, float], hedge_s: float | None = None) -> Reply:
+        """`hedge_s`: when no byte of the answer has come that long after the request was
+        written, raise Hedged (the exchange goes on in `Hedged.late`)."""
         connect_s, read_s = timeout if isinstance(timeout, tuple) else (timeout, timeout)
         conn, reused = self._checkout(connect_s)
         try:
             try:
-                reply = self._exchange(conn, method, path, headers, body, read_s)
+                reply = self._exchange(conn, method, path, headers, body, read_s, hedge_s)
             except _STALE:
                 if not reused:
                     raise
                 conn.close()
                 conn, reused = self._connect(connect_s), False
-                reply = self._exchange(conn, method, path, headers, body, read_s)
+                reply = self._exchange(conn, method, path, headers, body, read_s, hedge_s)
+        except Hedged:
+            raise  # the connection now belongs to the late completion
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
             raise _classify(exc) from exc
@@ -147,13 +189,30 @@ class PlatformHop:
         return conn
 
     def _exchange(self, conn: http.client.HTTPConnection, method: str, path: str, headers: dict,
-                  body: bytes | None, read_s: float) -> Reply:
+                  body: bytes | None, read_s: float, hedge_s: float | None = None) -> Reply:
         conn.sock.settimeout(read_s)  # per socket operation, like requests' read timeout
         conn.request(method, self.prefix + path, body=body, headers=headers)
-        resp = conn.getresponse()
-        data = resp.read()
-        return Reply(resp.status, data, resp.getheader("Content-Type", "application/json"),
-                     resp.getheader("Retry-After"), resp.getheader("WWW-Authenticate"))
+        if hedge_s is not None and hedge_s < read_s and not _readable(conn, hedge_s):
+            raise Hedged(Late(self, conn, time.monotonic() + read_s - hedge_s))
+        return _read(conn)
+
+
+def _read(conn: http.client.HTTPConnection) -> Reply:
+    resp = conn.getresponse()
+    data = resp.read()
+    return Reply(resp.status, data, resp.getheader("Content-Type", "application/json"),
+                 resp.getheader("Retry-After"), resp.getheader("WWW-Authenticate"))
+
+
+def _readable(conn: http.client.HTTPConnection, wait_s: float) -> bool:
+    """Did the first byte of the answer (or an EOF) come within `wait_s`? One poll: the
+    healthy path pays one system call for the hedge, no thread hand-off."""
+    poller = select.poll()
+    poller.register(conn.sock, select.POLLIN | select.POLLERR | select.POLLHUP)
+    try:
+        return bool(poller.poll(max(0, int(wait_s * 1000))))
+    except OSError:
+        return True  # let the read report it
 
 
 def _dropped(conn: http.client.HTTPConnection) -> bool:

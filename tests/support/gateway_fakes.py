@@ -105,8 +105,10 @@ class ScriptedPlatform(BaseAdapter):
         r.headers.update({"Content-Type": "application/json", **headers})
         return r
 
-    def request(self, method: str, path: str, headers: dict, body: bytes | None, timeout) -> Reply:
-        """The online hop's interface (gateway.online.upstream.Transport)."""
+    def request(self, method: str, path: str, headers: dict, body: bytes | None, timeout,
+                hedge_s: float | None = None) -> Reply:
+        """The online hop's interface (gateway.online.upstream.Transport); answers at once,
+        so `hedge_s` never fires here (the live tests hedge for real)."""
         prep = requests.PreparedRequest()
         prep.prepare(method=method, url="http://platform.test" + path, headers=headers, data=body)
         try:

@@ -29,7 +29,8 @@ def make(tmp_path, script, **kw):
     bg = Background(s, SharedBreaker(s.breaker_path, config_of(s)), CachedPlatform(s.cache_path),
                     Journal(s.journal_path))
     platform = ScriptedPlatform(script)
-    bg.client.session.mount("http://", platform)
+    for client in {id(c): c for c in (bg.client, *bg.drainer.clients)}.values():
+        client.session.mount("http://", platform)
     return bg, platform
 
 
@@ -69,7 +70,8 @@ def test_drain_records_each_verdict_and_paces_the_batches(tmp_path):
     verdicts = [{"verdict": "confirmed", "reason": None, "platform_amc_eur": "100.00", "duplicate": False},
                 {"verdict": "adjusted", "reason": "AMOUNT_ADJUSTED", "platform_amc_eur": "60.00", "duplicate": False},
                 {"verdict": "rejected", "reason": "CONTRACT_TERMINATED", "platform_amc_eur": "0.00", "duplicate": True}]
-    bg, platform = make(tmp_path, platform_script(verdicts), drain_batch=3, drain_rate_per_s=10.0)
+    bg, platform = make(tmp_path, platform_script(verdicts), drain_batch=3, drain_rate_per_s=10.0,
+                        drain_pacing="fixed")
     for _ in range(3):
         record(bg.journal, "100.00")
     stop = Waits()

@@ -74,8 +74,8 @@ def test_a_5xx_backs_off_that_batch_and_the_drain_goes_on_with_the_others(tmp_pa
         if len(calls) == 1:
             return 500, {"code": "INTERNAL_ERROR", "status": 500}
         return 200, {"results": [{"advice_id": a["advice_id"], **CONFIRMED} for a in advices]}
-    bg, _ = make(tmp_path, advices_script(answer), drain_batch=2, drain_rate_per_s=1e6,
-                 drain_backoff_base_s=3600.0, drain_backoff_max_s=3600.0)
+    bg, _ = make(tmp_path, advices_script(answer), drain_batch=2, drain_rate_per_s=1e6, drain_concurrency=1,
+                 drain_backoff_base_s=3600.0, drain_backoff_max_s=3600.0)  # one batch in flight: which one fails is known
     first = [record(bg.journal, at=1.0) for _ in range(2)]
     later = [record(bg.journal, at=2.0) for _ in range(2)]
     assert bg.drain_once(Waits()) == 2  # the 500: this batch waits for its back-off...

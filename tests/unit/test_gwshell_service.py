@@ -59,6 +59,7 @@ def test_a_journal_that_cannot_write_turns_acceptance_into_decline(gw, monkeypat
     def broken(*a, **kw):
         raise JournalError("disk full")
     monkeypatch.setattr(services.journal, "record_once", broken)
+    monkeypatch.setattr(services.journal, "record_many", broken)  # the group commit's one write
     body = client.post("/v1/pec", json=pec_body(), headers=auth()).get_json()
     assert body["decision"] == "refused" and body["reason"] == "PLATFORM_UNAVAILABLE"
     assert body["pec_number"] is None and body["journal_reference"] is None
