@@ -23,6 +23,7 @@ running one detects enumeration cannot be asked. It starts its own with `--detec
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import shutil
@@ -69,10 +70,20 @@ def wait_for(url: str, proc: subprocess.Popen, log: Path, timeout_s: float = 90.
     raise RuntimeError(f"{url} not ready after {timeout_s:.0f} s; log {log}:\n{_tail(log)}")
 
 
+def _rules_version() -> str:
+    """A digest of the code the catalogue's cases and expectations come from: a case file
+    made before the rules changed must not be reused (its expected amounts would be stale)."""
+    digest = hashlib.sha256()
+    for folder in ("tiers_payant", "simulator"):
+        for source in sorted((ROOT / folder).rglob("*.py")):
+            digest.update(source.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def sandbox_cases(seed: int, beneficiaries: int, count: int) -> Path:
     """The sandbox catalogue (`python -m simulator cards`) as a file, generated once a day
-    per (seed, size, count) under var/: every Locust process of the run reads the same."""
-    path = VAR / f"cases-{seed}-{beneficiaries}-{count}-{date.today()}.jsonl"
+    per (seed, size, count, rules) under var/: every Locust process of the run reads the same."""
+    path = VAR / f"cases-{seed}-{beneficiaries}-{count}-{date.today()}-{_rules_version()}.jsonl"
     if not path.exists():
         out = subprocess.run([sys.executable, "-m", "simulator", "cards", "--count", str(count), "--seed",
                               str(seed), "--beneficiaries", str(beneficiaries)], cwd=ROOT, check=True,

@@ -25,11 +25,18 @@ def reset(store, now: float) -> dict:
     suspended = [r["client_id"] for r in store.query("SELECT client_id FROM accounts WHERE suspended_at IS NOT NULL")]
     enabled = sum(enable(store, client_id, now) for client_id in suspended)  # publishes each restore to gateways
     with store.tx() as db:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         pecs = db.execute("DELETE FROM pecs").rowcount
         consumption = db.execute("DELETE FROM consumption").rowcount
+        # an agreement's reservation, life and history go with it; so do the answers stored
+        # under Idempotency-Keys, which would otherwise replay an agreement that is gone
+        reservations = db.execute("DELETE FROM reservations").rowcount if "reservations" in tables else 0
+        for table in ("pec_life", "pec_events", "idempotency"):
+            if table in tables:
+                db.execute(f"DELETE FROM {table}")
         lookups = db.execute("DELETE FROM lookups").rowcount
-    return {"pecs_deleted": pecs, "consumption_deleted": consumption, "accounts_enabled": enabled,
-            "lookups_deleted": lookups}
+    return {"pecs_deleted": pecs, "consumption_deleted": consumption, "reservations_deleted": reservations,
+            "accounts_enabled": enabled, "lookups_deleted": lookups}
 
 
 @bp.post("/v1/sandbox/reset")

@@ -167,15 +167,21 @@ def test_real_cards_with_fuzzed_quotes_and_dates(platform):
         item = TARIFF[draw(st.sampled_from(sorted(c for c, i in TARIFF.items() if i.age_band != "child")))]
         out = {"code": item.code, "class": item.cls if draw(st.integers(0, 19)) else draw(st.sampled_from("AB")),
                "price": str(draw(st.decimals(Decimal("0.01"), Decimal("2000.00"), places=2))),
-               "quantity": draw(st.integers(1, 2))}
+               "quantity": 1 if draw(st.integers(0, 9)) else 2}
         if item.kind != "frame" or not draw(st.integers(0, 4)):
             out["eye"] = draw(st.sampled_from(["right", "left"]))
         return out
     session = requests.Session()
     seen = {"accepted": 0, "refused": 0, "problem": 0}
 
-    @settings(max_examples=60, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-    @given(case=st.sampled_from(cases), lines=st.lists(line(), min_size=1, max_size=4),
+    # derandomize: the same 60 examples every run (a fuzz run that may miss its own coverage
+    # goal by chance would be a flaky test); unique_by keeps most quotes well-shaped (one frame,
+    # one lens per eye: coverage v2's quote rules) so the coverage rules are reached too
+    @settings(max_examples=60, deadline=None, database=None, suppress_health_check=list(HealthCheck),
+              derandomize=True)
+    @given(case=st.sampled_from(cases),
+           lines=st.lists(line(), min_size=1, max_size=4,
+                          unique_by=lambda l: (l.get("eye"), TARIFF[l["code"]].kind == "frame")),
            on=st.one_of(st.none(), st.none(), st.dates(date(1900, 1, 1), date(2200, 12, 31))),
            prescribed=st.one_of(st.none(), st.dates(date(1900, 1, 1), date(2200, 12, 31))))
     def run(case, lines, on, prescribed):
