@@ -240,7 +240,12 @@ class PostgresJournal(Journal):
 
 
 def _create_schema(conn: psycopg.Connection) -> str:
-    conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))  # concurrent CREATE IF NOT EXISTS races
-    for statement in _SCHEMA:
-        conn.execute(statement)
+    """Creates what is missing; a schema already there needs no right to create (a role
+    limited to reading and writing rows, or a read-only server, which then fails on writes)."""
+    present = conn.execute("SELECT to_regclass('offline_entry') IS NOT NULL AND to_regclass('keyed_answer')"
+                           " IS NOT NULL AND to_regclass('offline_budget') IS NOT NULL").fetchone()[0]
+    if not present:
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))  # concurrent CREATE IF NOT EXISTS races
+        for statement in _SCHEMA:
+            conn.execute(statement)
     return str(conn.execute("SHOW fsync").fetchone()[0])
