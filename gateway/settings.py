@@ -117,7 +117,7 @@ class Settings:
 
     @property
     def lookup_log_path(self) -> str:
-        return os.path.abspath(self.journal_path) + ".lookups"
+        return os.path.join(self.state_dir, os.path.basename(self.journal_path) + ".lookups")
 
     @property
     def breaker_path(self) -> str:
