@@ -65,6 +65,10 @@ SLOS = [
     Slo("journal drained once (advices = records)", "failover.advices_not_matching", "==", 0),
     Slo("no advice judged twice", "failover.advices_twice", "==", 0),
 ]
+EXTRA_METRICS = tuple(f"failover.{k}" for k in (
+    "unexpected_outside_kill", "cut_over_bound", "cut_by_kill", "killed", "acknowledged_missing", "pending",
+    "max_pecs_per_beneficiary", "advices_not_matching", "advices_twice", "last_cut_after_kill_s",
+    "drain_started_after_return_s", "velocity_declines", "records"))
 ACKNOWLEDGED: set[str] = set()  # journal references the users were given (local run: same process)
 _KILL: dict[str, Any] = {}
 
