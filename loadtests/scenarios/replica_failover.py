@@ -14,6 +14,11 @@ PostgreSQL cluster (tests.support.pg; `JOURNAL_URL` names an existing server ins
 platform and the two replicas. Run it locally (no `--workers`): the acknowledged
 references are collected in the Locust process.
 
+`LOADTESTS_FAILOVER_JOURNALS=separate` runs the same day the way replicas ran before the
+PostgreSQL store: each replica with its own SQLite journal (the comparison in the README).
+Each counts its own per-beneficiary limit, and the dead replica's acceptances wait on its
+disk: expect that run to fail its limit and drain SLOs.
+
 Phases
     healthy   10 s  20 users (10/s)  platform up      online answers, both replicas
     cut        6 s  20 users         platform down    breakers open
@@ -87,13 +92,14 @@ def make_stack(opts):  # type: ignore[no-untyped-def]
             if name is None and self.cluster is not None:
                 self.cluster.stop()
 
-    cluster = Cluster.start()
-    journal = cluster.create_database("failover")
+    separate = os.environ.get("LOADTESTS_FAILOVER_JOURNALS", "shared") == "separate"
+    cluster = None if separate else Cluster.start()
+    journal = cluster.create_database("failover") if cluster else ""
     token = os.environ.get("SIM_ADMIN_TOKEN") or __import__("secrets").token_urlsafe(24)
     pport, cport = stacks.free_port(), stacks.free_port()
     s = ReplicaStack(f"http://127.0.0.1:{pport}", f"http://127.0.0.1:{cport}", "", opts.resilience, token,
                      20_000, 42)
-    s.cluster = cluster if cluster.directory else None  # JOURNAL_URL: a server of yours, left running
+    s.cluster = cluster if cluster and cluster.directory else None  # JOURNAL_URL: a server of yours, left running
     try:
         state = stacks.VAR / f"failover-platform-{pport}"
         __import__("shutil").rmtree(state, ignore_errors=True)
@@ -101,24 +107,26 @@ def make_stack(opts):  # type: ignore[no-untyped-def]
             "-m", "simulator", "serve", "--port", str(pport), "--control-port", str(cport), "--state-dir",
             str(state), "--beneficiaries", str(s.beneficiaries), "--seed", str(s.seed)], {"SIM_ADMIN_TOKEN": token}, s)
         stacks.wait_for(s.platform_url + "/healthz", proc, log)
-        urls, groups = [], []
+        urls, groups, journals = [], [], []
         for i in range(2):
             port = stacks.free_port()
             local = stacks.VAR / f"failover-gateway-{port}"
             __import__("shutil").rmtree(local, ignore_errors=True)
+            journals.append(str(local / "journal.sqlite") if separate else journal)
             proc, log = stacks._spawn(f"gateway-{i}", f"failover-gateway-{port}", [
-                "-m", "gateway", "serve", "--port", str(port), "--platform", s.platform_url, "--journal", journal,
-                "--state-dir", str(local), "--resilience", opts.resilience, "--workers", "2"], {}, s)
+                "-m", "gateway", "serve", "--port", str(port), "--platform", s.platform_url, "--journal",
+                journals[-1], "--state-dir", str(local), "--resilience", opts.resilience, "--workers", "2"], {}, s)
             stacks.wait_for(f"http://127.0.0.1:{port}/readyz", proc, log)
             urls.append(f"http://127.0.0.1:{port}")
             groups.append(proc.pid)
-        victim = _drain_leader_replica(journal, groups, timeout_s=60)
+        victim = 0 if separate else _drain_leader_replica(journal, groups, timeout_s=60)
         s.gateway_url = urls[1 - victim]  # the run polls the survivor's /v1/status
         os.environ["LOADTESTS_REPLICAS"] = ",".join(urls)
         os.environ["LOADTESTS_FAILOVER"] = json.dumps({
-            "journal": journal, "victim_url": urls[victim], "victim_group": groups[victim],
+            "journals": sorted(set(journals)), "victim_url": urls[victim], "victim_group": groups[victim],
             "platform_db": str(state / "platform.sqlite")})
-        s.reused["failover"] = f"replicas {', '.join(urls)}; journal on PostgreSQL; drain leader {urls[victim]}"
+        s.reused["failover"] = (f"replicas {', '.join(urls)}; " + ("a SQLite journal each" if separate else
+                                f"one journal on PostgreSQL; drain leader {urls[victim]}"))
     except BaseException:
         s.stop()
         raise
@@ -212,7 +220,9 @@ def on_test_start(control) -> None:  # type: ignore[no-untyped-def]
 
     def kill() -> None:
         gevent.sleep(max(0.0, at - STATE.elapsed()))
-        held = {os.getpgid(p) for p in _drain_lock_pids(failover["journal"]) if _alive(p)}
+        shared = [j for j in failover["journals"] if j.startswith("postgresql://")]
+        held = {os.getpgid(p) for p in _drain_lock_pids(shared[0]) if _alive(p)} if shared else \
+            {failover["victim_group"]}  # a SQLite journal each: every replica drains its own
         os.killpg(failover["victim_group"], signal.SIGKILL)
         _KILL.update(at_s=round(STATE.elapsed(), 3), url=failover["victim_url"],
                      held_drain_lock=failover["victim_group"] in held)
@@ -230,26 +240,40 @@ def _alive(pid: int) -> bool:
 def on_test_stop(control) -> dict:  # type: ignore[no-untyped-def]
     """Read the journal and the platform while they still run (the stack stops after Locust)."""
     import sqlite3
-
-    import psycopg
     failover = json.loads(os.environ.get("LOADTESTS_FAILOVER") or "{}")
     if not failover:
         return {}
-    with psycopg.connect(failover["journal"], connect_timeout=5) as conn:
-        records = {r[0]: r[1] for r in conn.execute("SELECT advice_id, reference FROM offline_entry")}
-        pending, failed = conn.execute("SELECT COUNT(*) FILTER (WHERE state='pending'),"
-                                       " COUNT(*) FILTER (WHERE state='failed') FROM offline_entry").fetchone()
-        per_beneficiary = conn.execute("SELECT COALESCE(MAX(n), 0) FROM (SELECT COUNT(*) AS n FROM offline_entry"
-                                       " WHERE operation='pec' GROUP BY beneficiary_key) t").fetchone()[0]
-        exposure = conn.execute("SELECT COALESCE(SUM(exposure_cents), 0) FROM offline_entry").fetchone()[0]
+    entries = [row for j in failover["journals"] for row in _entries(j)]
+    records = {r[0]: r[1] for r in entries}
+    per_beneficiary = {}
+    for r in entries:
+        if r[3] == "pec":
+            per_beneficiary[r[4]] = per_beneficiary.get(r[4], 0) + 1
+    pending = sum(1 for r in entries if r[2] == "pending")
+    failed = sum(1 for r in entries if r[2] == "failed")
+    exposure = sum(int(r[5] or 0) for r in entries)
+    per_beneficiary = max(per_beneficiary.values(), default=0)
     with sqlite3.connect(failover["platform_db"], timeout=10) as db:
         advices = [r[0] for r in db.execute("SELECT advice_id FROM advices")]
-    return {"kill": dict(_KILL), "records": len(records), "pending": int(pending), "failed": int(failed),
+    return {"kill": dict(_KILL), "records": len(records), "pecs": sum(1 for r in entries if r[3] == "pec"),
+            "pending": int(pending), "failed": int(failed),
             "max_pecs_per_beneficiary": int(per_beneficiary), "exposure_eur": f"{int(exposure) / 100:.2f}",
             "advices": len(advices), "advices_unique": len(set(advices)),
             "advices_twice": len(advices) - len(set(advices)),
             "advices_not_matching": len(set(advices) ^ set(records)),
             "acknowledged": len(ACKNOWLEDGED), "acknowledged_missing": len(ACKNOWLEDGED - set(records.values()))}
+
+
+def _entries(journal: str) -> list[tuple]:
+    """(advice_id, reference, state, operation, beneficiary_key, exposure_cents) of one journal."""
+    sql = "SELECT advice_id, reference, state, operation, beneficiary_key, exposure_cents FROM offline_entry"
+    if journal.startswith("postgresql://"):
+        import psycopg
+        with psycopg.connect(journal, connect_timeout=5) as conn:
+            return conn.execute(sql).fetchall()
+    import sqlite3
+    with sqlite3.connect(journal, timeout=10) as db:
+        return db.execute(sql).fetchall()
 
 
 # -- the figures -------------------------------------------------------------------------
@@ -274,7 +298,7 @@ def extra_summary(samples, status, phases, capture=None) -> dict:  # type: ignor
         "cut_by_kill": len(cut), "cut_bound": bound, "cut_over_bound": max(0, len(cut) - bound),
         "last_cut_after_kill_s": round(max(after) - at, 3) if after and at is not None else None,
         "unexpected_outside_kill": len(other),
-        **{k: got.get(k) for k in ("records", "pending", "failed", "max_pecs_per_beneficiary", "exposure_eur",
+        **{k: got.get(k) for k in ("records", "pecs", "pending", "failed", "max_pecs_per_beneficiary", "exposure_eur",
                                    "advices", "advices_unique", "advices_twice", "advices_not_matching",
                                    "acknowledged", "acknowledged_missing")},
         "velocity_declines": sum(1 for s in samples if s.reason == "OFFLINE_VELOCITY_EXCEEDED"),
