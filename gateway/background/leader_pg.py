@@ -35,6 +35,7 @@ class DatabaseLeadership:
         self._conn: psycopg.Connection | None = None
         self._pid = 0
         self._checked = 0.0
+        self._unreachable = False  # logged once per loss of the database, not every loop
 
     @property
     def is_leader(self) -> bool:
@@ -50,8 +51,13 @@ class DatabaseLeadership:
             conn = psycopg.connect(self.url, autocommit=True, connect_timeout=5, options=_SESSION,
                                    application_name=f"gateway-drain-{os.getpid()}", **_KEEPALIVE)
         except psycopg.Error as exc:
-            log.warning("drain leader: cannot reach the journal's database: %s", str(exc)[:200])
+            if not self._unreachable:
+                log.warning("drain leader: cannot reach the journal's database: %s", str(exc)[:200])
+            self._unreachable = True
             return False
+        if self._unreachable:
+            log.info("drain leader: the journal's database answers again")
+            self._unreachable = False
         try:
             got = bool(conn.execute("SELECT pg_try_advisory_lock(%s)", (self.key,)).fetchone()[0])
         except psycopg.Error:
