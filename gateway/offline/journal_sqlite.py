@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from gateway.offline.journal import (Journal, JournalError, OfflineEntry, Pending, VelocityExceeded, VelocityLimit,
-                                     agreed_cents, cents, dumps, entry_of, entry_row, euros, failed_of, get_of,
+                                     agreed_cents, dumps, entry_of, entry_row, euros, failed_of, get_of,
                                      keyed_of, new_reference, over_limit, status_of, trim_to_bytes, validate)
 
 BUSY_TIMEOUT_MS = 5000
