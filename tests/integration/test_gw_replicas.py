@@ -26,7 +26,8 @@ pytestmark = pytest.mark.integration
 RATE = 40.0
 LEASE_S = 2.0
 DRAIN = {"GW_DRAIN_RATE_PER_S": str(RATE), "GW_DRAIN_BATCH": "5", "GW_DRAIN_LEASE_S": str(LEASE_S),
-         "GW_DRAIN_BACKOFF_BASE_S": "0.1", "GW_DRAIN_BACKOFF_MAX_S": "1"}
+         "GW_DRAIN_BACKOFF_BASE_S": "0.1", "GW_DRAIN_BACKOFF_MAX_S": "1",
+         "GW_OFFLINE_ACCOUNT_MAX_DISTINCT": "100000"}  # one professional asks for every customer
 
 
 def pg_rows(url: str, sql: str) -> list[tuple]:
