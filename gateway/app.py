@@ -93,7 +93,7 @@ def build_services(settings: Settings) -> Services:
     os.umask(0o077)  # journal, caches, breaker, keys: private (0600 files, 0700 directories)
     os.makedirs(settings.state_dir, mode=0o700, exist_ok=True)
     if not settings.log_key:  # pseudonyms keyed per installation, never a constant
-        settings = replace(settings, log_key=installation_key(os.path.join(settings.state_dir, "pseudonym.key")))
+        settings = replace(settings, log_key=installation_key(settings.pseudonym_key_path))
     journal = open_journal(settings)
     cached = CachedPlatform(settings.cache_path)
     full = settings.resilience == "full"
@@ -105,6 +105,7 @@ def build_services(settings: Settings) -> Services:
                if full else None)
     if full:
         journal.check()  # fail at start-up, not at the first offline acceptance
+        journal.bind_keys({"pseudonym": settings.log_key, "journal": installation_key(settings.journal_key_path)})
     return Services(settings, journal, breaker, cached, upstream, GatewayService(settings.resilience, upstream, offline),
                     offline)
 

@@ -89,6 +89,7 @@ class Settings:
     client_secret_file: str = ""  # read at use when set: a secret kept out of the environment
     log_key: bytes = b""  # "" = a random key kept in <state_dir>/pseudonym.key
     journal_key_file: str = ""  # "" = <state_dir>/journal.key: seals the journal's personal data
+    pseudonym_key_file: str = ""  # "" = <state_dir>/pseudonym.key, when log_key is not given
     pec_validity_days: int = 180
 
     def service_secret(self) -> str:
@@ -114,6 +115,13 @@ class Settings:
     @property
     def journal_key_path(self) -> str:
         return self.journal_key_file or os.path.join(self.state_dir, "journal.key")
+
+    @property
+    def pseudonym_key_path(self) -> str:
+        """Replicas sharing a PostgreSQL journal must share this key (and the journal key):
+        one beneficiary is one pseudonym, hence one budget, and a survivor unseals the
+        entries of a dead peer. gateway.app checks it against the journal at start-up."""
+        return self.pseudonym_key_file or os.path.join(self.state_dir, "pseudonym.key")
 
     @property
     def lookup_log_path(self) -> str:

@@ -25,6 +25,8 @@ Money is stored as integer cents.
 from __future__ import annotations
 
 import abc
+import hashlib
+import hmac
 import json
 import secrets
 from dataclasses import dataclass
@@ -99,6 +101,10 @@ class Journal(abc.ABC):
 
     @abc.abstractmethod
     def close(self) -> None: ...
+
+    def bind_keys(self, keys: dict[str, bytes]) -> None:
+        """Check that this process's keys are the journal's (by fingerprint, never the key).
+        A SQLite journal has its keys beside it on one host: nothing to check."""
 
     def record(self, entry: OfflineEntry, reference: str | None = None,
                velocity: VelocityLimit | None = None) -> str:
@@ -267,6 +273,11 @@ def failed_of(rows: list[tuple]) -> list[dict[str, Any]]:
 
 def keyed_of(row: tuple | None) -> dict[str, Any] | None:
     return None if row is None else {"client_id": row[0], "fingerprint": row[1], "answer": json.loads(row[2])}
+
+
+def fingerprint(key: bytes) -> str:
+    """Names a key without revealing it: HMAC-SHA256 of a fixed label, 16 bytes hex."""
+    return hmac.new(key, b"tiers-payant key fingerprint", hashlib.sha256).hexdigest()[:32]
 
 
 def redacted(url: str) -> str:

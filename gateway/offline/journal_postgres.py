@@ -29,7 +29,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from gateway.offline.journal import (SEALED, Journal, JournalError, OfflineEntry, Pending, VelocityExceeded, VelocityLimit,
+from gateway.offline.journal import (SEALED, Journal, fingerprint, JournalError, OfflineEntry, Pending, VelocityExceeded, VelocityLimit,
                                      agreed_cents, dumps, entry_of, entry_row, euros, failed_of, get_of, keyed_of,
                                      new_reference, over_limit, redacted, status_of, trim_to_bytes, validate)
 
@@ -51,6 +51,8 @@ _SCHEMA = (
     # The lock that serialises one beneficiary's deciders; it holds no totals (the window slides).
     """CREATE TABLE IF NOT EXISTS offline_budget (
   beneficiary_key TEXT NOT NULL, operation TEXT NOT NULL, PRIMARY KEY (beneficiary_key, operation))""",
+    # Fingerprints of the keys every replica must share (pseudonyms, seals), never the keys.
+    """CREATE TABLE IF NOT EXISTS deployment_key (name TEXT PRIMARY KEY, fingerprint TEXT NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS offline_entry_velocity ON offline_entry (beneficiary_key, at)",
     "CREATE INDEX IF NOT EXISTS offline_entry_pending ON offline_entry (state, at, seq)",
 )
@@ -96,6 +98,21 @@ class PostgresJournal(Journal):
         if self._fsync != "on":
             log.error("journal %s: the server runs with fsync=off: an offline acceptance is NOT durable",
                       self.location)
+
+    def bind_keys(self, keys: dict[str, bytes]) -> None:
+        """The first replica records its keys' fingerprints; another with other keys would
+        split the budget (other pseudonyms) and could not drain its peers (other seals)."""
+        def bind(conn: psycopg.Connection) -> dict[str, str]:
+            for name, key in keys.items():
+                conn.execute("INSERT INTO deployment_key VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                             (name, fingerprint(key)))
+            return dict(conn.execute("SELECT name, fingerprint FROM deployment_key").fetchall())
+        known = self._run(bind)
+        wrong = sorted(n for n, key in keys.items() if known.get(n) != fingerprint(key))
+        if wrong:
+            raise JournalError(f"journal {self.location}: this replica's {' and '.join(wrong)} key differs from the "
+                               "deployment's: give every replica the same GW_PSEUDONYM_KEY_FILE and "
+                               "GW_JOURNAL_KEY_FILE (copies of the first replica's)")
 
     def close(self) -> None:
         with self._lock:
@@ -243,7 +260,8 @@ def _create_schema(conn: psycopg.Connection) -> str:
     """Creates what is missing; a schema already there needs no right to create (a role
     limited to reading and writing rows, or a read-only server, which then fails on writes)."""
     present = conn.execute("SELECT to_regclass('offline_entry') IS NOT NULL AND to_regclass('keyed_answer')"
-                           " IS NOT NULL AND to_regclass('offline_budget') IS NOT NULL").fetchone()[0]
+                           " IS NOT NULL AND to_regclass('offline_budget') IS NOT NULL AND to_regclass('deployment_key') IS NOT NULL"
+                           ).fetchone()[0]
     if not present:
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))  # concurrent CREATE IF NOT EXISTS races
         for statement in _SCHEMA:

@@ -108,6 +108,11 @@ def make_stack(opts):  # type: ignore[no-untyped-def]
             str(state), "--beneficiaries", str(s.beneficiaries), "--seed", str(s.seed)], {"SIM_ADMIN_TOKEN": token}, s)
         stacks.wait_for(s.platform_url + "/healthz", proc, log)
         urls, groups, journals = [], [], []
+        keys = stacks.VAR / f"failover-keys-{pport}"  # a deployment's replicas share its keys
+        __import__("shutil").rmtree(keys, ignore_errors=True)
+        keys.mkdir(parents=True, mode=0o700)
+        shared_keys = {} if separate else {"GW_JOURNAL_KEY_FILE": str(keys / "journal.key"),
+                                           "GW_PSEUDONYM_KEY_FILE": str(keys / "pseudonym.key")}
         for i in range(2):
             port = stacks.free_port()
             local = stacks.VAR / f"failover-gateway-{port}"
@@ -115,7 +120,8 @@ def make_stack(opts):  # type: ignore[no-untyped-def]
             journals.append(str(local / "journal.sqlite") if separate else journal)
             proc, log = stacks._spawn(f"gateway-{i}", f"failover-gateway-{port}", [
                 "-m", "gateway", "serve", "--port", str(port), "--platform", s.platform_url, "--journal",
-                journals[-1], "--state-dir", str(local), "--resilience", opts.resilience, "--workers", "2"], {}, s)
+                journals[-1], "--state-dir", str(local), "--resilience", opts.resilience, "--workers", "2"],
+                shared_keys, s)
             stacks.wait_for(f"http://127.0.0.1:{port}/readyz", proc, log)
             urls.append(f"http://127.0.0.1:{port}")
             groups.append(proc.pid)

@@ -310,3 +310,19 @@ def test_velocity_holds_exactly_under_contention_from_separate_processes(journal
     j = open_at(journal_location)
     assert all(j.counts(key, 0.0, operation="pec") == (3, Decimal("360.00")) for key in KEYS)
     j.close()
+
+
+def test_a_replica_with_other_keys_is_refused_by_a_shared_journal(pg_url):
+    """Replicas must share the pseudonym key (one beneficiary, one budget) and the journal's
+    seal key (a survivor drains its dead peer's entries); the journal keeps fingerprints."""
+    first, second = open_at(pg_url), open_at(pg_url)
+    first.bind_keys({"pseudonym": b"p" * 32, "journal": b"j" * 32})
+    second.bind_keys({"pseudonym": b"p" * 32, "journal": b"j" * 32})  # the same keys: welcome
+    with pytest.raises(JournalError, match="pseudonym key differs"):
+        second.bind_keys({"pseudonym": b"q" * 32, "journal": b"j" * 32})
+    import psycopg
+    with psycopg.connect(pg_url) as conn:  # fingerprints only: the keys never reach the database
+        stored = " ".join(r[1] for r in conn.execute("SELECT name, fingerprint FROM deployment_key"))
+    assert (b"p" * 32).hex() not in stored and "pppp" not in stored and len(stored.split()) == 2
+    first.close()
+    second.close()

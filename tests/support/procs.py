@@ -100,8 +100,10 @@ def start_gateway(tmp: Path, platform_url: str, resilience: str = "full", journa
     replicas, each of which then keeps its local state in `state_dir` (default one per port)."""
     port = port or free_port()
     journal = journal or tmp / "journal.sqlite"
-    if state_dir is None and str(journal).startswith("postgresql://"):
-        state_dir = tmp / f"gateway-state-{port}"
+    if str(journal).startswith("postgresql://"):
+        state_dir = state_dir or tmp / f"gateway-state-{port}"
+        env = {"GW_JOURNAL_KEY_FILE": str(tmp / "deployment-journal.key"),  # one deployment, one set of keys
+               "GW_PSEUDONYM_KEY_FILE": str(tmp / "deployment-pseudonym.key"), **(env or {})}
     log_path = tmp / f"gateway-{port}.log"
     if log_path.exists():
         log_path = tmp / f"gateway-{port}-{int(time.time() * 1000)}.log"
