@@ -60,6 +60,7 @@ POLICY_COUNT = 4  # simulator.policy: offline PECs per beneficiary and period, f
 KILL_PHASE = "killed"
 CUT_GRACE_S = 2.0  # after the kill, a user's first request may still go to the dead replica
 SLOS = [
+    Slo("unexpected answers: at most the requests the kill may cut", "unexpected", "<=", 20),  # 20 users
     Slo("no unexpected answer outside the kill", "failover.unexpected_outside_kill", "==", 0),
     Slo("requests cut by the kill are bounded", "failover.cut_over_bound", "<=", 0),
     Slo("the drain leader was killed mid-outage", "failover.killed", "==", 1),
