@@ -82,6 +82,9 @@ _KILL: dict[str, Any] = {}
 # -- the stack: PostgreSQL, a platform, two replicas -------------------------------------
 def make_stack(opts):  # type: ignore[no-untyped-def]
     """Called by loadtests.run instead of stack.ensure (see loadtests.scenarios)."""
+    import secrets
+    import shutil
+
     from loadtests import stack as stacks
     from tests.support.pg import Cluster
 
@@ -96,28 +99,28 @@ def make_stack(opts):  # type: ignore[no-untyped-def]
     separate = os.environ.get("LOADTESTS_FAILOVER_JOURNALS", "shared") == "separate"
     cluster = None if separate else Cluster.start()
     journal = cluster.create_database("failover") if cluster else ""
-    token = os.environ.get("SIM_ADMIN_TOKEN") or __import__("secrets").token_urlsafe(24)
+    token = os.environ.get("SIM_ADMIN_TOKEN") or secrets.token_urlsafe(24)
     pport, cport = stacks.free_port(), stacks.free_port()
     s = ReplicaStack(f"http://127.0.0.1:{pport}", f"http://127.0.0.1:{cport}", "", opts.resilience, token,
                      20_000, 42)
     s.cluster = cluster if cluster and cluster.directory else None  # JOURNAL_URL: a server of yours, left running
     try:
         state = stacks.VAR / f"failover-platform-{pport}"
-        __import__("shutil").rmtree(state, ignore_errors=True)
+        shutil.rmtree(state, ignore_errors=True)
         proc, log = stacks._spawn("platform", f"failover-platform-{pport}", [
             "-m", "simulator", "serve", "--port", str(pport), "--control-port", str(cport), "--state-dir",
             str(state), "--beneficiaries", str(s.beneficiaries), "--seed", str(s.seed)], {"SIM_ADMIN_TOKEN": token}, s)
         stacks.wait_for(s.platform_url + "/healthz", proc, log)
         urls, groups, journals = [], [], []
         keys = stacks.VAR / f"failover-keys-{pport}"  # a deployment's replicas share its keys
-        __import__("shutil").rmtree(keys, ignore_errors=True)
+        shutil.rmtree(keys, ignore_errors=True)
         keys.mkdir(parents=True, mode=0o700)
         shared_keys = {} if separate else {"GW_JOURNAL_KEY_FILE": str(keys / "journal.key"),
                                            "GW_PSEUDONYM_KEY_FILE": str(keys / "pseudonym.key")}
         for i in range(2):
             port = stacks.free_port()
             local = stacks.VAR / f"failover-gateway-{port}"
-            __import__("shutil").rmtree(local, ignore_errors=True)
+            shutil.rmtree(local, ignore_errors=True)
             journals.append(str(local / "journal.sqlite") if separate else journal)
             proc, log = stacks._spawn(f"gateway-{i}", f"failover-gateway-{port}", [
                 "-m", "gateway", "serve", "--port", str(port), "--platform", s.platform_url, "--journal",
@@ -297,7 +300,7 @@ def extra_summary(samples, status, phases, capture=None) -> dict:  # type: ignor
         in_window = at is not None and s.status == 0 and s.t_s <= at + CUT_GRACE_S and \
             s.t_s + s.latency_ms / 1000 >= at
         (cut if in_window else other).append(s)
-    peak = max((p.users for p in PHASES), default=0)
+    peak = int((capture or {}).get("peak_users") or 0) or max(p.users for p in PHASES)  # USERS= scales it
     bound = peak  # about half the users are on the victim: at most two cut requests each
     after = [s.t_s + s.latency_ms / 1000 for s in cut]
     return {"failover": {
