@@ -41,6 +41,7 @@ VERDICTS = ("confirmed", "adjusted", "rejected")
 GET_FIELDS = ("reference", "advice_id", "operation", "at", "amc", "card_serial", "domain", "cause", "client_id",
               "state", "verdict", "verdict_reason", "drained_at", "failed_status", "failed_reason",
               "pending_answers", "attempts")
+OPERATIONS = ("eligibility", "pec", "cancel")  # a cancel entry names its PEC in payload.pec_reference
 SEALED = "sealed"  # the payload's key that holds the sealed request, dropped at the verdict
 STATUS_KEYS = ("recorded", "pending", "drained", "confirmed", "adjusted", "rejected", "failed")
 
@@ -202,7 +203,7 @@ def dumps(value: Any) -> str:
 
 
 def validate(entry: OfflineEntry) -> None:
-    if entry.operation not in ("eligibility", "pec"):
+    if entry.operation not in OPERATIONS:
         raise ValueError(f"unknown operation {entry.operation!r}")
     if entry.cause not in ("unreachable", "timeout", "breaker_open"):
         raise ValueError(f"unknown cause {entry.cause!r}")
@@ -258,11 +259,14 @@ def get_of(r: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def status_of(row: tuple) -> dict[str, Any]:
-    """`row`: the seven STATUS_KEYS counts, exposure cents, oldest pending `at`, set-aside cents."""
+    """`row`: the seven STATUS_KEYS counts, exposure cents (offline PECs whose cancellation the
+    platform confirmed carry none: nothing is delivered or paid under them), oldest pending
+    `at`, set-aside cents, confirmed cancellations."""
     out: dict[str, Any] = {k: int(row[i] or 0) for i, k in enumerate(STATUS_KEYS)}
     out["exposure_eur"] = eur(euros(row[7]))
     out["oldest_pending_at"] = row[8]
     out["failed_eur"] = eur(euros(row[9]))  # accepted offline, not judged: set aside
+    out["cancelled"] = int(row[10] or 0)  # offline cancellations the platform confirmed
     return out
 
 

@@ -56,6 +56,8 @@ _SCHEMA = (
     "CREATE INDEX IF NOT EXISTS offline_entry_velocity ON offline_entry (beneficiary_key, at)",
     "CREATE INDEX IF NOT EXISTS offline_entry_pending ON offline_entry (state, at, seq)",
 )
+CANCELLED_PECS = ("SELECT payload::json->>'pec_reference' FROM offline_entry WHERE operation='cancel'"
+                  " AND verdict='confirmed' AND payload::json->>'pec_reference' IS NOT NULL")
 _COLUMNS = ("reference, advice_id, operation, at, amc, card_serial, beneficiary_key, domain, amc_cents, cause,"
             " client_id, payload")
 
@@ -247,8 +249,9 @@ class PostgresJournal(Journal):
             "SELECT COUNT(*), COUNT(*) FILTER (WHERE state='pending'), COUNT(*) FILTER (WHERE state='drained'),"
             " COUNT(*) FILTER (WHERE verdict='confirmed'), COUNT(*) FILTER (WHERE verdict='adjusted'),"
             " COUNT(*) FILTER (WHERE verdict='rejected'), COUNT(*) FILTER (WHERE state='failed'),"
-            " COALESCE(SUM(exposure_cents), 0), MIN(at) FILTER (WHERE state='pending'),"
-            " COALESCE(SUM(amc_cents) FILTER (WHERE state='failed'), 0) FROM offline_entry").fetchone()))
+            " COALESCE(SUM(exposure_cents) FILTER (WHERE reference NOT IN (" + CANCELLED_PECS + ")), 0),"
+            " MIN(at) FILTER (WHERE state='pending'), COALESCE(SUM(amc_cents) FILTER (WHERE state='failed'), 0),"
+            " COUNT(*) FILTER (WHERE operation='cancel' AND verdict='confirmed') FROM offline_entry").fetchone()))
 
     def get(self, reference: str) -> dict[str, Any] | None:
         row = self._run(lambda c: c.cursor(row_factory=dict_row).execute(

@@ -23,6 +23,9 @@ from gateway.offline.journal import (Journal, JournalError, OfflineEntry, Pendin
                                      keyed_of, new_reference, over_limit, status_of, trim_to_bytes, validate)
 
 BUSY_TIMEOUT_MS = 5000
+CANCELLED_PECS = ("SELECT json_extract(payload, '$.pec_reference') FROM offline_entry"
+                  " WHERE operation='cancel' AND verdict='confirmed' AND json_extract(payload, '$.pec_reference')"
+                  " IS NOT NULL")
 # Columns added after the first release; opening an older journal adds them.
 _ADDED_COLUMNS = {"failed_status": "INTEGER", "failed_reason": "TEXT",
                   "pending_answers": "INTEGER NOT NULL DEFAULT 0"}
@@ -232,8 +235,10 @@ class SqliteJournal(Journal):
         return status_of(self._run(lambda c: c.execute(
             "SELECT COUNT(*), SUM(state='pending'), SUM(state='drained'),"
             " SUM(verdict='confirmed'), SUM(verdict='adjusted'), SUM(verdict='rejected'), SUM(state='failed'),"
-            " COALESCE(SUM(exposure_cents), 0), MIN(CASE WHEN state='pending' THEN at END),"
-            " COALESCE(SUM(CASE WHEN state='failed' THEN amc_cents END), 0)"
+            " COALESCE(SUM(CASE WHEN reference IN (" + CANCELLED_PECS + ") THEN 0 ELSE exposure_cents END), 0),"
+            " MIN(CASE WHEN state='pending' THEN at END),"
+            " COALESCE(SUM(CASE WHEN state='failed' THEN amc_cents END), 0),"
+            " SUM(operation='cancel' AND verdict='confirmed')"
             " FROM offline_entry").fetchone(), write=False))
 
     def get(self, reference: str) -> dict[str, Any] | None:

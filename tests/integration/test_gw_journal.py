@@ -326,3 +326,14 @@ def test_a_replica_with_other_keys_is_refused_by_a_shared_journal(pg_url):
     assert (b"p" * 32).hex() not in stored and "pppp" not in stored and len(stored.split()) == 2
     first.close()
     second.close()
+
+
+def test_a_confirmed_cancellation_takes_its_pec_out_of_the_exposure(journal):
+    pec = entry(amc_eur="100.00")
+    ref = journal.record(pec)
+    cancel = entry(operation="cancel", amc_eur="0", payload={"pec_reference": ref, "request": {}})
+    journal.record(cancel)
+    journal.record_verdict(pec.advice_id, "rejected", "CARD_REVOKED", None, T0)
+    assert (journal.status()["exposure_eur"], journal.status()["cancelled"]) == ("100.00", 0)
+    journal.record_verdict(cancel.advice_id, "confirmed", None, None, T0)
+    assert (journal.status()["exposure_eur"], journal.status()["cancelled"]) == ("0.00", 1)
