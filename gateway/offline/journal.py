@@ -126,6 +126,16 @@ class Journal(abc.ABC):
         Idempotency-Key finds the first acceptance inside the same write transaction."""
 
     @abc.abstractmethod
+    def record_many(self, items: list[tuple[OfflineEntry, str | None, VelocityLimit | None]]
+                    ) -> list[tuple[str, dict[str, Any] | None] | Exception]:
+        """`record_once` for several entries in ONE write transaction (one durable commit:
+        gateway.offline.group_commit). Results in order: (reference, known payload) as
+        `record_once` returns, or the exception for that entry alone (VelocityExceeded,
+        ValueError); entries are checked in order, so a velocity limit sees the ones before
+        it in the same batch. Raises JournalError when the commit itself fails: then none
+        of them is durable."""
+
+    @abc.abstractmethod
     def remember_answer(self, reference: str, client_id: str, fingerprint: str, answer: dict[str, Any],
                         now: float) -> dict[str, Any]:
         """Keep the first answer given to a keyed request that journaled nothing; returns the
@@ -209,6 +219,23 @@ def validate(entry: OfflineEntry) -> None:
         raise ValueError(f"unknown cause {entry.cause!r}")
     if entry.beneficiary_key.isdigit():  # looks like a NIR in clear: refuse to store it
         raise ValueError("beneficiary_key must be a keyed hash, not an identifier")
+
+
+def prepared(items: list) -> tuple[list, list]:  # type: ignore[type-arg]
+    """record_many's first pass: (results with a placeholder or the entry's own ValueError,
+    [(index, entry, reference, velocity, row)] of the entries to insert)."""
+    results: list = []
+    rows: list = []
+    for i, (entry, reference, velocity) in enumerate(items):
+        try:
+            validate(entry)
+            row = entry_row(entry)
+        except (ValueError, TypeError) as exc:
+            results.append(exc if isinstance(exc, ValueError) else ValueError(str(exc)))
+            continue
+        results.append(ValueError("not recorded"))
+        rows.append((i, entry, reference, velocity, row))
+    return results, rows
 
 
 def entry_row(entry: OfflineEntry) -> tuple:

@@ -31,7 +31,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from gateway.offline.journal import (SEALED, Journal, fingerprint, JournalError, OfflineEntry, Pending, VelocityExceeded, VelocityLimit,
                                      agreed_cents, dumps, entry_of, entry_row, euros, failed_of, get_of, keyed_of,
-                                     new_reference, over_limit, redacted, status_of, trim_to_bytes, validate)
+                                     new_reference, over_limit, prepared, redacted, status_of, trim_to_bytes, validate)
 
 log = logging.getLogger("gateway.journal")
 SCHEMA_LOCK = 0x7470_6A6F_7572  # pg_advisory_xact_lock key: one schema creator at a time
@@ -154,6 +154,40 @@ class PostgresJournal(Journal):
             raise JournalError(f"journal {self.location}: reference {ref} already holds another entry")
 
         return self._run(insert)
+
+    def record_many(self, items: list[tuple[OfflineEntry, str | None, VelocityLimit | None]]
+                    ) -> list[tuple[str, dict[str, Any] | None] | Exception]:
+        results, rows = prepared(items)
+
+        def insert_all(conn: psycopg.Connection) -> None:
+            # every beneficiary row this batch needs, locked in one order: two replicas' batches
+            # that share beneficiaries queue instead of deadlocking
+            for key in sorted({(e.beneficiary_key, e.operation) for _, e, _, v, _ in rows if v is not None}):
+                conn.execute("INSERT INTO offline_budget VALUES (%s, %s) ON CONFLICT DO NOTHING", key)
+                conn.execute("SELECT 1 FROM offline_budget WHERE beneficiary_key=%s AND operation=%s FOR UPDATE", key)
+            for i, entry, reference, velocity, row in rows:
+                known = self._known(conn, entry.advice_id)
+                if known:
+                    results[i] = known
+                    continue
+                if velocity is not None:
+                    count, total = conn.execute(
+                        "SELECT COUNT(*), COALESCE(SUM(amc_cents), 0) FROM offline_entry"
+                        " WHERE beneficiary_key=%s AND at>=%s AND operation=%s",
+                        (entry.beneficiary_key, velocity.since, entry.operation)).fetchone()
+                    if over_limit(int(count), int(total), entry, velocity):
+                        results[i] = VelocityExceeded(entry.beneficiary_key)
+                        continue
+                ref = reference or new_reference()
+                done = conn.execute(f"INSERT INTO offline_entry ({_COLUMNS}) VALUES ({','.join(['%s'] * 12)})"
+                                    " ON CONFLICT DO NOTHING RETURNING reference", (ref, *row)).fetchone()
+                known = None if done else self._known(conn, entry.advice_id)
+                results[i] = (ref, None) if done else known or JournalError(
+                    f"journal {self.location}: reference {ref} already holds another entry")
+
+        if rows:
+            self._run(insert_all)
+        return results
 
     @staticmethod
     def _known(conn: psycopg.Connection, advice_id: str) -> tuple[str, dict[str, Any]] | None:

@@ -20,7 +20,7 @@ from typing import Any
 
 from gateway.offline.journal import (Journal, JournalError, OfflineEntry, Pending, VelocityExceeded, VelocityLimit,
                                      agreed_cents, dumps, entry_of, entry_row, euros, failed_of, get_of,
-                                     keyed_of, new_reference, over_limit, status_of, trim_to_bytes, validate)
+                                     keyed_of, new_reference, over_limit, prepared, status_of, trim_to_bytes, validate)
 
 BUSY_TIMEOUT_MS = 5000
 CANCELLED_PECS = ("SELECT json_extract(payload, '$.pec_reference') FROM offline_entry"
@@ -145,6 +145,35 @@ class SqliteJournal(Journal):
             return ref, None
 
         return self._run(insert, write=True)
+
+    def record_many(self, items: list[tuple[OfflineEntry, str | None, VelocityLimit | None]]
+                    ) -> list[tuple[str, dict[str, Any] | None] | Exception]:
+        results, rows = prepared(items)
+
+        def insert_all(conn: sqlite3.Connection) -> None:
+            for i, entry, reference, velocity, row in rows:
+                known = conn.execute("SELECT reference, payload FROM offline_entry WHERE advice_id=?",
+                                     (entry.advice_id,)).fetchone()
+                if known:
+                    results[i] = (str(known[0]), json.loads(known[1]))
+                    continue
+                if velocity is not None:
+                    count, total = conn.execute(
+                        "SELECT COUNT(*), COALESCE(SUM(amc_cents), 0) FROM offline_entry"
+                        " WHERE beneficiary_key=? AND at>=? AND operation=?",
+                        (entry.beneficiary_key, velocity.since, entry.operation)).fetchone()
+                    if over_limit(count, total, entry, velocity):
+                        results[i] = VelocityExceeded(entry.beneficiary_key)
+                        continue
+                ref = reference or new_reference()
+                conn.execute("INSERT INTO offline_entry (reference, advice_id, operation, at, amc,"
+                             " card_serial, beneficiary_key, domain, amc_cents, cause, client_id,"
+                             " payload) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", (ref, *row))
+                results[i] = (ref, None)
+
+        if rows:
+            self._run(insert_all, write=True)
+        return results
 
     def remember_answer(self, reference: str, client_id: str, fingerprint: str, answer: dict[str, Any],
                         now: float) -> dict[str, Any]:
