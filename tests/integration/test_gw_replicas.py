@@ -27,6 +27,7 @@ RATE = 40.0
 LEASE_S = 2.0
 DRAIN = {"GW_DRAIN_RATE_PER_S": str(RATE), "GW_DRAIN_BATCH": "5", "GW_DRAIN_LEASE_S": str(LEASE_S),
          "GW_DRAIN_BACKOFF_BASE_S": "0.1", "GW_DRAIN_BACKOFF_MAX_S": "1",
+         "GW_DRAIN_CONCURRENCY": "1",  # one batch in flight: frozen at the crash point, nothing else drains
          "GW_OFFLINE_ACCOUNT_MAX_DISTINCT": "100000"}  # one professional asks for every customer
 
 
