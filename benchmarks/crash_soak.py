@@ -1,6 +1,6 @@
 """Crash soak: kill -9 the gateway or the platform at random and at the dangerous moments.
 
-    .venv/bin/python benchmarks/crash_soak.py [--kills 20] [--seed S] [--json out.json]
+    .venv/bin/python benchmarks/crash_soak.py [--kills 20] [--seed S] [--journal sqlite|postgresql] [--json out.json]
 
 A platform and a gateway (real processes, loopback) under live load from professionals
 (rights checks and PECs, some PECs sent twice at once with one Idempotency-Key). Each cycle
@@ -13,6 +13,8 @@ group, chosen with a seeded random generator:
 - platform, at a random instant of the drain.
 Both restart on their state every time. At the end the load stops and the drain gets a
 bounded time to finish. Exit 1 when anything is lost, judged twice or stuck.
+`--journal postgresql` puts the gateway's journal on a throwaway PostgreSQL cluster
+(tests.support.pg; `JOURNAL_URL` names an existing server instead); SQLite is the default.
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.support.pg import Cluster  # noqa: E402
 from tests.support.gateway_live import catalogue, eligibility, optician, pec, status, wait_until  # noqa: E402
 from tests.support.procs import restart_platform, start_gateway, start_platform  # noqa: E402
 
@@ -44,6 +47,11 @@ DRAIN = {"GW_DRAIN_RATE_PER_S": "200", "GW_DRAIN_BATCH": "10", "GW_DRAIN_LEASE_S
 
 
 def rows(path, sql: str, args: tuple = ()) -> list[tuple]:
+    """`path`: a SQLite file, or the journal's PostgreSQL URL (the same SQL reads both)."""
+    if str(path).startswith("postgresql://"):
+        import psycopg
+        with psycopg.connect(str(path)) as db:
+            return db.execute(sql, args).fetchall()
     with sqlite3.connect(path, timeout=10) as db:
         return db.execute(sql, args).fetchall()
 
@@ -91,13 +99,23 @@ def main() -> int:
     ap.add_argument("--kills", type=int, default=20)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--settle-s", type=float, default=120.0, help="how long the final drain may take")
+    ap.add_argument("--journal", choices=("sqlite", "postgresql"), default="sqlite")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     rng = random.Random(args.seed)
     tmp = Path(tempfile.mkdtemp(prefix="crash-soak-"))
+    cluster = Cluster.start() if args.journal == "postgresql" else None
+    try:
+        return soak(args, rng, tmp, cluster.create_database("soak") if cluster else None)
+    finally:
+        if cluster:
+            cluster.stop()
+
+
+def soak(args, rng: random.Random, tmp: Path, journal_url: str | None) -> int:
     cases = catalogue(120)
     platform = start_platform(tmp, env=OPEN)
-    gw = start_gateway(tmp, platform.url, env=DRAIN)
+    gw = start_gateway(tmp, platform.url, env=DRAIN, journal=journal_url)
     port, journal = gw.extra["port"], gw.extra["journal"]
     acc, token = optician(platform.url)
     eligible = [c for k in ("opti-a", "opti-b", "audi-i", "audi-ii") for c in cases.get(k, [])]
@@ -151,7 +169,7 @@ def main() -> int:
         load.stop.set()
         gw.stop()
         platform.stop()
-    figures["kills"] = kills
+    figures["kills"], figures["journal"] = kills, args.journal
     for name in ("acknowledged_offline_acceptances", "journal_records", "advices_unique_at_platform",
                  "advices_judged_more_than_once", "pecs_recorded_twice", "lost", "stuck_pending", "verdict"):
         print(f"{name:36s} {figures[name]}")

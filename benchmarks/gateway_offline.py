@@ -31,7 +31,8 @@ from pathlib import Path
 
 import requests
 
-from gateway.offline.journal import Journal, OfflineEntry
+from gateway.offline.journal import OfflineEntry
+from gateway.offline.journal_sqlite import SqliteJournal as Journal  # this benchmark measures the SQLite store
 from tiers_payant.secrets_at_rest import installation_key, seal
 from tests.support.procs import start_gateway
 

@@ -22,6 +22,7 @@ from gateway.online.breaker_store import SharedBreaker
 from gateway.offline.platform_snapshot import CachedPlatform
 from gateway.offline.group_commit import GroupCommit
 from gateway.offline.journal import Journal
+from gateway.offline.journal_sqlite import SqliteJournal
 from gateway.offline.lookup_log import LookupLog
 from gateway.background.leader import BackgroundLeader, run_when_leader
 from gateway.metrics import BREAKER_TRANSITIONS
@@ -47,6 +48,7 @@ class Services:
     gateway: GatewayService
     offline: OfflineDesk | None = None
     leader: BackgroundLeader | None = None
+    background: Background | None = None
 
     def status(self) -> dict:
         """GET /v1/status, also the source of the scrape-time gauges."""
@@ -60,8 +62,10 @@ class Services:
                                    "exposure_eur": j.get("exposure_eur", "0.00")},
                 "caches": self.cached.ages(time.time()), "background": health.read(self.cached.disk),
                 "offline_lookups": self.offline.lookups.counts() if self.offline and self.offline.lookups else {},
-                "worker": os.getpid(),
-                "leader": bool(self.leader and self.leader.is_leader)}
+                "worker": os.getpid(), "journal_store": self.settings.journal_store,
+                "leader": bool(self.leader and self.leader.is_leader),
+                "drain_leader": bool(self.leader and self.leader.is_leader and self.background
+                                     and self.background.drains)}
 
 
 def _on_transition(old: str, new: str) -> None:
@@ -69,12 +73,28 @@ def _on_transition(old: str, new: str) -> None:
     log_event(log, "breaker_transition", logging.WARNING, from_state=old, to_state=new)
 
 
+def open_journal(settings: Settings) -> Journal:
+    """The one place that picks the journal's store (PostgreSQL imports only when chosen)."""
+    if settings.journal_store == "postgresql":
+        from gateway.offline.journal_postgres import PostgresJournal
+        return PostgresJournal(settings.journal, pool_size=settings.journal_pool_size)
+    return SqliteJournal(settings.journal_path)
+
+
+def drain_lock_of(settings: Settings):  # type: ignore[no-untyped-def]
+    """None for SQLite (one host: the flock leader drains); the deployment-wide lock otherwise."""
+    if settings.journal_store != "postgresql":
+        return None
+    from gateway.background.leader_pg import DatabaseLeadership
+    return DatabaseLeadership(settings.journal)
+
+
 def build_services(settings: Settings) -> Services:
     os.umask(0o077)  # journal, caches, breaker, keys: private (0600 files, 0700 directories)
     os.makedirs(settings.state_dir, mode=0o700, exist_ok=True)
     if not settings.log_key:  # pseudonyms keyed per installation, never a constant
-        settings = replace(settings, log_key=installation_key(os.path.join(settings.state_dir, "pseudonym.key")))
-    journal = Journal(settings.journal_path)
+        settings = replace(settings, log_key=installation_key(settings.pseudonym_key_path))
+    journal = open_journal(settings)
     cached = CachedPlatform(settings.cache_path)
     full = settings.resilience == "full"
     breaker = SharedBreaker(settings.breaker_path, config_of(settings), on_transition=_on_transition) if full else None
@@ -85,6 +105,7 @@ def build_services(settings: Settings) -> Services:
                if full else None)
     if full:
         journal.check()  # fail at start-up, not at the first offline acceptance
+        journal.bind_keys({"pseudonym": settings.log_key, "journal": installation_key(settings.journal_key_path)})
     return Services(settings, journal, breaker, cached, upstream, GatewayService(settings.resilience, upstream, offline),
                     offline)
 
@@ -94,7 +115,9 @@ def start_background(services: Services) -> None:
         return
     hedge = services.upstream.hedge  # this worker's healthy online latencies: the drain's live signal
     work = Background(services.settings, services.breaker, services.cached, services.journal,
-                      live_p95=hedge.recent_p95 if hedge is not None else None)
+                      live_p95=hedge.recent_p95 if hedge is not None else None,
+                      drain_lock=drain_lock_of(services.settings))
+    services.background = work
     services.leader = run_when_leader(services.settings.leader_lock_path, work.run, retry_s=0.5)
     atexit.register(services.leader.stop, 3.0)
 

@@ -28,6 +28,7 @@ from gateway.settings import Settings, to_env
 from tiers_payant.front import Front, free_port, limits_from_env, wait_listening
 from tiers_payant.gunicorn_worker import WORKER_CLASS
 from tiers_payant.httpkit import log_event, setup_logging
+from tiers_payant.secrets_at_rest import installation_key
 
 log = logging.getLogger("gateway.serve")
 
@@ -64,6 +65,11 @@ def prepare(settings: Settings) -> None:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     if settings.resilience == "full":
         SharedBreaker(settings.breaker_path, config_of(settings)).reset()
+    # Keys are made here, once, before the workers fork: workers racing to create one would
+    # read it half-written (a key file can live outside the state directory, shared by replicas).
+    installation_key(settings.journal_key_path)
+    if not settings.log_key:
+        installation_key(settings.pseudonym_key_path)
 
 
 def run_workers(bind: str) -> None:

@@ -23,8 +23,11 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     platform_url: str = "http://127.0.0.1:8081"
-    journal_path: str = "var/gateway/journal.sqlite"
-    cache_dir: str = ""  # "" = <journal dir>/cache
+    journal_path: str = "var/gateway/journal.sqlite"  # the SQLite journal; local state goes beside it
+    journal: str = ""  # GW_JOURNAL: "" = SQLite at journal_path; a path, sqlite:///path or postgresql://...
+    journal_pool_size: int = 8  # PostgreSQL connections per worker (a decision holds one for one commit)
+    local_state_dir: str = ""  # "" = beside journal_path; one per replica (breaker, caches, leader lock)
+    cache_dir: str = ""  # "" = <state dir>/cache
     resilience: str = "full"  # "full" | "naive"
     workers: int = 2
     threads: int = 32  # per worker; a thread waits at most the 1.5 s deadline before the breaker opens
@@ -86,6 +89,7 @@ class Settings:
     client_secret_file: str = ""  # read at use when set: a secret kept out of the environment
     log_key: bytes = b""  # "" = a random key kept in <state_dir>/pseudonym.key
     journal_key_file: str = ""  # "" = <state_dir>/journal.key: seals the journal's personal data
+    pseudonym_key_file: str = ""  # "" = <state_dir>/pseudonym.key, when log_key is not given
     pec_validity_days: int = 180
 
     def service_secret(self) -> str:
@@ -95,8 +99,14 @@ class Settings:
         return self.client_secret
 
     @property
+    def journal_store(self) -> str:
+        """"postgresql" (shared by replicas) or "sqlite" (embedded, one host)."""
+        return "postgresql" if self.journal.startswith(PG_SCHEMES) else "sqlite"
+
+    @property
     def state_dir(self) -> str:
-        return os.path.dirname(os.path.abspath(self.journal_path))
+        return os.path.abspath(self.local_state_dir) if self.local_state_dir else \
+            os.path.dirname(os.path.abspath(self.journal_path))
 
     @property
     def cache_path(self) -> str:
@@ -107,16 +117,39 @@ class Settings:
         return self.journal_key_file or os.path.join(self.state_dir, "journal.key")
 
     @property
+    def pseudonym_key_path(self) -> str:
+        """Replicas sharing a PostgreSQL journal must share this key (and the journal key):
+        one beneficiary is one pseudonym, hence one budget, and a survivor unseals the
+        entries of a dead peer. gateway.app checks it against the journal at start-up."""
+        return self.pseudonym_key_file or os.path.join(self.state_dir, "pseudonym.key")
+
+    @property
     def lookup_log_path(self) -> str:
-        return os.path.abspath(self.journal_path) + ".lookups"
+        return os.path.join(self.state_dir, os.path.basename(self.journal_path) + ".lookups")
 
     @property
     def breaker_path(self) -> str:
-        return os.path.abspath(self.journal_path) + ".breaker"
+        return os.path.join(self.state_dir, os.path.basename(self.journal_path) + ".breaker")
 
     @property
     def leader_lock_path(self) -> str:
-        return os.path.abspath(self.journal_path) + ".leader"
+        return os.path.join(self.state_dir, os.path.basename(self.journal_path) + ".leader")
+
+
+PG_SCHEMES = ("postgresql://", "postgres://")
+
+
+def journal_location(value: str, s: Settings) -> Settings:
+    """`--journal` / GW_JOURNAL: a PostgreSQL URL is kept as it is; a path or `sqlite:///path`
+    (SQLAlchemy's spelling: `sqlite:////abs/path` for an absolute one) becomes journal_path."""
+    if not value or value.startswith(PG_SCHEMES):
+        return replace(s, journal=value)
+    if value.startswith("sqlite://"):
+        value = value[len("sqlite://"):]
+        value = value[1:] if value.startswith("/") else value
+        if not value:
+            raise ValueError("sqlite:/// needs a path")
+    return replace(s, journal="", journal_path=value)
 
 
 def _env_name(field_name: str) -> str:
@@ -136,7 +169,7 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
             values[f.name] = raw.strip().lower() in ("1", "true", "yes", "on")
         else:
             values[f.name] = raw.encode() if kind is bytes else kind(raw)
-    s = Settings(**values)
+    s = journal_location(values.pop("journal", ""), Settings(**values))
     if s.resilience not in ("full", "naive"):
         raise ValueError(f"GW_RESILIENCE must be full or naive, not {s.resilience!r}")
     if s.drain_pacing not in ("aimd", "fixed"):

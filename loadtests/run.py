@@ -190,8 +190,10 @@ def run(opts: RunOptions, stack: Stack | None = None,
     scenario = scaled(load(opts.scenario), parse_duration(opts.duration), opts.users)
     folder = folder or report_folder(opts.reports, scenario.name)
     own = stack is None
-    stack = stack or stacks.ensure(opts.resilience, detection=opts.detection, gateway_url=opts.gateway_url,
-                                   platform_url=opts.platform_url, control_url=opts.control_url)
+    make_stack = scenario.hook("make_stack")  # a scenario that needs its own deployment (replica-failover)
+    stack = stack or (make_stack(opts) if make_stack else
+                      stacks.ensure(opts.resilience, detection=opts.detection, gateway_url=opts.gateway_url,
+                                    platform_url=opts.platform_url, control_url=opts.control_url))
     try:
         if own and opts.progress:
             print("\n".join(stack.describe()), flush=True)

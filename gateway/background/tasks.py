@@ -9,7 +9,10 @@ Three duties:
 - refresh: every `refresh_interval_s` while the breaker is closed, fetch the JWKS, the
   revocation list (incrementally, by version) and the stand-in policies into the caches.
 - drain: while the breaker is closed and a snapshot was loaded once, send journal entries as
-  advices (gateway.background.drain), which backs off by itself on any failure.
+  advices (gateway.background.drain), which backs off by itself on any failure. With a
+  journal shared by replicas (PostgreSQL) the drain also needs `drain_lock`, held by one
+  replica of the deployment (gateway.background.leader_pg); probe and refresh stay per
+  replica, because the breaker and the caches they feed are per replica.
 
 Every duty survives its own faults: an exception in one (a full disk under the cache, a
 journal that cannot be read, a bug) is logged with its traceback once per kind of error,
@@ -44,8 +47,9 @@ EXPECTED = (requests.RequestException, PlatformAnswer, ValueError, KeyError, Typ
 
 class Background:
     def __init__(self, settings, breaker: SharedBreaker, cached: CachedPlatform, journal: Journal,
-                 live_p95=None) -> None:  # type: ignore[no-untyped-def]
+                 live_p95=None, drain_lock=None) -> None:  # type: ignore[no-untyped-def]
         self.s, self.breaker, self.cached, self.journal = settings, breaker, cached, journal
+        self.drain_lock = drain_lock  # None: this host's leader is the only drainer (SQLite)
         self.client = PlatformClient(settings)
         self.owner = f"{socket.gethostname()}:{os.getpid()}"
         self.platform_ok = False
@@ -69,7 +73,7 @@ class Background:
                         self.guarded("refresh", self.refresh_once)
                     next_refresh = time.monotonic() + self.s.refresh_interval_s
                 sent = 0  # a refresh that failed (a 5xx, say) does not stop the drain: it backs off itself
-                if self.cached.loaded() and self.breaker.state() == "closed":
+                if self.cached.loaded() and self.breaker.state() == "closed" and self.may_drain():
                     sent = self.guarded("drain", lambda: self.drain_once(stop)) or 0
                     if not sent:  # advices first; then the offline declines, for the platform's detection
                         self.guarded("lookups", self.send_lookups)
@@ -78,6 +82,16 @@ class Background:
         finally:
             halt.set()
             prober.join(5.0)
+            if self.drain_lock is not None:
+                self.drain_lock.release()
+
+    @property
+    def drains(self) -> bool:
+        """Whether this process is the deployment's drainer now."""
+        return self.drain_lock is None or self.drain_lock.is_leader
+
+    def may_drain(self) -> bool:
+        return self.drain_lock is None or bool(self.guarded("drain_lock", self.drain_lock.try_acquire))
 
     def guarded(self, task: str, fn):  # type: ignore[no-untyped-def]
         """Run one duty; an unexpected exception is logged (traceback once per kind), counted,

@@ -19,6 +19,8 @@ and optionally
               the only process) around the test, `control(method, path, **kw)` calling the
               control API with the admin token; what `on_test_stop` returns is saved in
               capture.json as `scenario_capture` (read while the platform still runs)
+    def make_stack(opts): the deployment the scenario needs, instead of `stack.ensure`'s one
+              gateway (replica-failover: PostgreSQL and two replicas); returns a Stack
 
 Adding a scenario (e.g. `phished-account`, with an `Attacker` user) is adding one file:
 `phished_account.py` is found as `phished-account`. Pure: no I/O, no clock.

@@ -121,3 +121,21 @@ def test_crashing_work_gives_up_the_lead_and_is_retried(tmp_path):
         assert wait_for(lambda: len(attempts) >= 3 and bg.is_leader)
     finally:
         bg.stop()
+
+
+def test_drain_lock_across_replicas_is_exclusive_and_lost_with_its_session(pg_url):
+    """The PostgreSQL journal's deployment-wide drain lock (gateway.background.leader_pg)."""
+    import psycopg
+    from gateway.background.leader_pg import DatabaseLeadership
+    a, b = DatabaseLeadership(pg_url, check_every_s=0.0), DatabaseLeadership(pg_url, check_every_s=0.0)
+    assert a.try_acquire() and a.try_acquire() and a.is_leader
+    assert not b.try_acquire() and not b.is_leader
+    with psycopg.connect(pg_url, autocommit=True) as admin:  # the server ends the leader's session
+        admin.execute("SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity"
+                      " WHERE application_name=%s", (f"gateway-drain-{os.getpid()}",))
+    assert not a.try_acquire() and not a.is_leader  # the holder notices at its next check
+    assert b.try_acquire() and b.is_leader  # and another replica takes the drain
+    assert not a.try_acquire()
+    b.release()
+    assert not b.is_leader and a.try_acquire()
+    a.release()

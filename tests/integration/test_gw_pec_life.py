@@ -63,9 +63,10 @@ def test_life_cycle_relayed_online(tmp_path, cases):
         platform.stop()
 
 
-def test_offline_cotation_cancellations_and_invoices_then_reconciliation(tmp_path, cases):
+def test_offline_cotation_cancellations_and_invoices_then_reconciliation(tmp_path, cases, journal_location):
+    """On both journal stores (SQLite, PostgreSQL)."""
     platform = start_platform(tmp_path)
-    gateway = start_gateway(tmp_path, platform.url)
+    gateway = start_gateway(tmp_path, platform.url, journal=journal_location)
     try:
         acc, token = optician(platform.url)
         h = {"Authorization": "Bearer " + token}

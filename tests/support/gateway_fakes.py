@@ -77,8 +77,12 @@ def fill_caches(cached, revoked_cards=(), suspended=(), fetched_at: float | None
     cached.save("standin_policy", {"policies": [POLICY.to_json()]}, at)
 
 
+JOURNAL = ""  # "" = SQLite in tmp_path; tests/conftest.py's `each_journal` sets a PostgreSQL URL
+
+
 def settings(tmp_path, **kw: Any) -> Settings:
-    base = Settings(platform_url="http://platform.test", journal_path=str(tmp_path / "journal.sqlite"))
+    base = Settings(platform_url="http://platform.test", journal_path=str(tmp_path / "journal.sqlite"),
+                    journal=JOURNAL)
     return replace(base, **kw)
 
 

@@ -93,16 +93,23 @@ def restart_platform(tmp: Path, old: Proc, **kwargs) -> Proc:
                           port=old.extra["port"], control=int(old.extra["control"].rsplit(":", 1)[1]), **kwargs)
 
 
-def start_gateway(tmp: Path, platform_url: str, resilience: str = "full", journal: Path | None = None,
+def start_gateway(tmp: Path, platform_url: str, resilience: str = "full", journal: Path | str | None = None,
                   port: int | None = None, workers: int = 2, env: dict[str, str] | None = None,
-                  wait_ready: bool = True, timeout_s: float = 60.0) -> Proc:
+                  wait_ready: bool = True, timeout_s: float = 60.0, state_dir: Path | None = None) -> Proc:
+    """`journal`: a SQLite path (default tmp/journal.sqlite) or a PostgreSQL URL shared by
+    replicas, each of which then keeps its local state in `state_dir` (default one per port)."""
     port = port or free_port()
     journal = journal or tmp / "journal.sqlite"
+    if str(journal).startswith("postgresql://"):
+        state_dir = state_dir or tmp / f"gateway-state-{port}"
+        env = {"GW_JOURNAL_KEY_FILE": str(tmp / "deployment-journal.key"),  # one deployment, one set of keys
+               "GW_PSEUDONYM_KEY_FILE": str(tmp / "deployment-pseudonym.key"), **(env or {})}
     log_path = tmp / f"gateway-{port}.log"
     if log_path.exists():
         log_path = tmp / f"gateway-{port}-{int(time.time() * 1000)}.log"
     p = spawn(["-m", "gateway", "serve", "--port", str(port), "--platform", platform_url,
-                "--journal", str(journal), "--resilience", resilience, "--workers", str(workers)],
+                "--journal", str(journal), "--resilience", resilience, "--workers", str(workers),
+                *(["--state-dir", str(state_dir)] if state_dir else [])],
                env or {}, log_path)
     proc = Proc(p, f"http://127.0.0.1:{port}", log_path, {"journal": journal, "port": port})
     try:

@@ -8,7 +8,8 @@ from decimal import Decimal
 from gateway.background import pacing
 from gateway.background.drain import Drainer
 from gateway.background.platform_client import PlatformAnswer
-from gateway.offline.journal import Journal, OfflineEntry
+from gateway.app import open_journal
+from gateway.offline.journal import OfflineEntry
 from tests.support.gateway_fakes import settings
 from tests.unit.test_gwshell_background import Waits
 
@@ -68,7 +69,7 @@ class SlowablePlatform:
 def test_the_drain_slows_when_the_platform_slows_and_when_it_throttles(tmp_path):
     s = settings(tmp_path, drain_batch=10, drain_concurrency=1, drain_rate_per_s=50.0, drain_lease_s=0.0,
                  drain_backoff_base_s=0.0, drain_decrease_cooldown_s=0.0)
-    journal = Journal(s.journal_path)
+    journal = open_journal(s)
     for _ in range(10):
         journal.record(OfflineEntry(uuid.uuid4().hex, "pec", 1.0, "123456789", "S-1", "b-x", "OPTI",
                                     Decimal("10.00"), "timeout", {"request": {"k": 1}}, "opt-1"))

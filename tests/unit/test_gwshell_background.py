@@ -6,13 +6,17 @@ import threading
 import uuid
 from decimal import Decimal
 
+import pytest
+
 from gateway.online.breaker import config_of
 from gateway.background.tasks import Background
 from gateway.online.breaker_store import SharedBreaker
 from gateway.offline.platform_snapshot import CachedPlatform
+from gateway.app import open_journal
 from gateway.offline.journal import Journal, OfflineEntry
 from tests.support.gateway_fakes import JWKS, POLICY, ScriptedPlatform, refused, settings
 
+pytestmark = pytest.mark.usefixtures("each_journal")  # every test on both journal stores
 
 class Waits(threading.Event):
     def __init__(self) -> None:
@@ -23,16 +27,14 @@ class Waits(threading.Event):
         self.waits.append(timeout)
         return self.is_set()
 
-
 def make(tmp_path, script, **kw):
     s = settings(tmp_path, **kw)
     bg = Background(s, SharedBreaker(s.breaker_path, config_of(s)), CachedPlatform(s.cache_path),
-                    Journal(s.journal_path))
+                    open_journal(s))
     platform = ScriptedPlatform(script)
     for client in {id(c): c for c in (bg.client, *bg.drainer.clients)}.values():
         client.session.mount("http://", platform)
     return bg, platform
-
 
 def platform_script(verdicts=None):
     def script(r):
@@ -52,11 +54,9 @@ def platform_script(verdicts=None):
         return 404, {}
     return script
 
-
 def record(journal: Journal, amount: str) -> str:
     return journal.record(OfflineEntry(uuid.uuid4().hex, "pec", 1.0, "123456789", "S-1", "b-x", "OPTI",
                                        Decimal(amount), "timeout", {"request": {"k": 1}}, "opt-1"))
-
 
 def test_refresh_fills_every_cache(tmp_path):
     bg, platform = make(tmp_path, platform_script())
@@ -64,7 +64,6 @@ def test_refresh_fills_every_cache(tmp_path):
     assert bg.cached.loaded() and bg.cached.revocations().cards == frozenset({"S-9"})
     assert bg.cached.policy(POLICY.amc) == POLICY and bg.cached.keys("token")
     assert all(r.headers.get("Authorization") == "Bearer svc" for r in platform.sent if "revocations" in r.url)
-
 
 def test_drain_records_each_verdict_and_paces_the_batches(tmp_path):
     verdicts = [{"verdict": "confirmed", "reason": None, "platform_amc_eur": "100.00", "duplicate": False},
@@ -84,7 +83,6 @@ def test_drain_records_each_verdict_and_paces_the_batches(tmp_path):
     assert {a["amc_eur"] for a in sent} == {"100.00"} and sent[0]["request"] == {"k": 1}
     assert bg.drain_once(stop) == 0
 
-
 def test_a_failed_send_loses_nothing_and_a_pending_copy_is_left_for_later(tmp_path):
     bg, platform = make(tmp_path, lambda r: refused(), drain_lease_s=0.0, drain_backoff_base_s=0.0)
     ref = record(bg.journal, "10.00")
@@ -95,7 +93,6 @@ def test_a_failed_send_loses_nothing_and_a_pending_copy_is_left_for_later(tmp_pa
     assert bg.drain_once(Waits()) == 1
     entry = bg.journal.get(ref)
     assert entry["state"] == "pending" and entry["pending_answers"] == 1
-
 
 def test_the_prober_opens_on_transport_failures_and_closes_on_the_return(tmp_path):
     bg, platform = make(tmp_path, lambda r: refused(), probe_failures=2, breaker_open_s=0.0,

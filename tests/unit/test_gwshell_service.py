@@ -12,6 +12,7 @@ from gateway.online.upstream import Upstream
 from tests.support.gateway_fakes import (ScriptedPlatform, eligibility_body, fill_caches, pec_body, refused,
                                          settings, token)
 
+pytestmark = pytest.mark.usefixtures("each_journal")  # every test on both journal stores
 
 @pytest.fixture
 def gw(tmp_path):
@@ -28,10 +29,8 @@ def gw(tmp_path):
         return app.test_client(), services, platform
     return build
 
-
 def auth(**kw) -> dict:
     return {"Authorization": "Bearer " + token(**kw)}
-
 
 def test_online_answers_are_relayed_as_they_are(gw):
     client, services, platform = gw(script=lambda r: (422, {"code": "VALIDATION_FAILED", "status": 422}))
@@ -39,7 +38,6 @@ def test_online_answers_are_relayed_as_they_are(gw):
     assert r.status_code == 422 and r.json["code"] == "VALIDATION_FAILED"
     assert r.headers["X-Gateway-Mode"] == "online"
     assert platform.sent[0].headers["Authorization"] == auth()["Authorization"]  # passed through unchanged
-
 
 def test_offline_acceptance_is_journaled_before_it_is_answered(gw):
     client, services, _ = gw()
@@ -51,7 +49,6 @@ def test_offline_acceptance_is_journaled_before_it_is_answered(gw):
     assert entry["operation"] == "eligibility" and entry["cause"] == "unreachable"
     r2 = client.post("/v1/eligibility", json=eligibility_body(), headers=auth())
     assert r2.get_json()["offline_cause"] == "breaker_open"  # the refused connection opened the breaker
-
 
 def test_a_journal_that_cannot_write_turns_acceptance_into_decline(gw, monkeypatch):
     client, services, _ = gw()
@@ -65,7 +62,6 @@ def test_a_journal_that_cannot_write_turns_acceptance_into_decline(gw, monkeypat
     assert body["pec_number"] is None and body["journal_reference"] is None
     assert services.journal.status()["recorded"] == 0
 
-
 def test_revoked_card_expired_token_and_suspended_account_offline(gw):
     client, services, _ = gw(revoked_cards=["S-9"], suspended=["opt-bad"])
     revoked = client.post("/v1/eligibility", json=eligibility_body("S-9"), headers=auth()).get_json()
@@ -75,7 +71,6 @@ def test_revoked_card_expired_token_and_suspended_account_offline(gw):
     suspended = client.post("/v1/eligibility", json=eligibility_body(), headers=auth(client_id="opt-bad"))
     assert suspended.status_code == 403 and suspended.get_json()["code"] == "ACCOUNT_SUSPENDED"
     assert services.journal.status()["recorded"] == 0
-
 
 def test_offline_pec_is_found_again_by_its_number_and_replays_on_the_same_key(gw):
     client, services, _ = gw()
@@ -90,13 +85,11 @@ def test_offline_pec_is_found_again_by_its_number_and_replays_on_the_same_key(gw
     other = client.get(f"/v1/pec/{first['pec_number']}", headers=auth(client_id="opt-000002"))
     assert other.status_code == 404
 
-
 def test_no_caches_no_offline_answer(gw):
     client, services, _ = gw(caches=False)
     r = client.post("/v1/eligibility", json=eligibility_body(), headers=auth())
     assert r.status_code == 503 and r.get_json()["code"] == "PLATFORM_UNAVAILABLE"
     assert client.get("/readyz").status_code == 503
-
 
 def test_naive_mode_maps_transport_errors_to_502_and_504(gw):
     client, services, platform = gw(resilience="naive")
@@ -105,7 +98,6 @@ def test_naive_mode_maps_transport_errors_to_502_and_504(gw):
     r = client.post("/v1/eligibility", json=eligibility_body(), headers=auth())
     assert r.status_code == 504 and r.get_json()["code"] == "UPSTREAM_TIMEOUT"
     assert services.journal.status()["recorded"] == 0
-
 
 def test_status_metrics_and_readiness(gw):
     client, services, _ = gw()

@@ -30,3 +30,35 @@ def test_environment_overrides_and_round_trip():
 def test_unknown_resilience_is_refused():
     with pytest.raises(ValueError):
         from_env({"GW_RESILIENCE": "brave"})
+
+
+def test_journal_location_picks_the_store_and_keeps_local_state_apart():
+    pg = from_env({"GW_JOURNAL": "postgresql://gw@db.internal:5432/journal", "GW_LOCAL_STATE_DIR": "/srv/gw-a"})
+    assert pg.journal_store == "postgresql" and pg.journal == "postgresql://gw@db.internal:5432/journal"
+    assert pg.breaker_path == "/srv/gw-a/journal.sqlite.breaker" and pg.cache_path == "/srv/gw-a/cache"
+    assert pg.leader_lock_path.startswith("/srv/gw-a/")
+    assert from_env(to_env(pg)) == pg
+    for raw, path in (("/tmp/x/j.db", "/tmp/x/j.db"), ("sqlite:////tmp/x/j.db", "/tmp/x/j.db"),
+                      ("sqlite:///var/j.db", "var/j.db")):
+        s = from_env({"GW_JOURNAL": raw})
+        assert (s.journal_store, s.journal, s.journal_path) == ("sqlite", "", path)
+    assert from_env({}).journal_store == "sqlite"
+    with pytest.raises(ValueError):
+        from_env({"GW_JOURNAL": "sqlite:///"})
+
+
+def test_cli_journal_flag_accepts_a_url_and_a_state_dir(monkeypatch):
+    from gateway import cli
+    seen = []
+    monkeypatch.setattr("gateway.serve.serve", lambda s: seen.append(s) or 0)
+    cli.main(["serve", "--journal", "postgresql://gw@127.0.0.1:5/j", "--state-dir", "/tmp/replica-b"])
+    assert seen[-1].journal_store == "postgresql" and seen[-1].state_dir == "/tmp/replica-b"
+    cli.main(["serve", "--journal", "sqlite:////tmp/one/journal.sqlite"])
+    assert seen[-1].journal_store == "sqlite" and seen[-1].journal_path == "/tmp/one/journal.sqlite"
+
+
+def test_a_journal_url_in_logs_and_errors_hides_its_password():
+    from gateway.offline.journal import redacted
+    assert redacted("postgresql://gw:s3cret@db:5432/j") == "postgresql://gw:***@db:5432/j"
+    assert redacted("postgresql://gw@db/j") == "postgresql://gw@db/j"
+    assert redacted("/var/gateway/journal.sqlite") == "/var/gateway/journal.sqlite"
