@@ -201,7 +201,7 @@ class OfflineDesk:
         try:
             refusal = account_refusal(self.lookups.activity(p.client_id, now - self.account_limits.window_s),
                                       self.account_limits)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:  # the watch fails open, loudly: the journal still bounds money
             log_event(log, "lookup_log_failed", logging.WARNING, error=str(exc)[:200])
         if refusal is not None:
             log_event(log, "offline_account_refused", logging.WARNING, client=p.client_id, reason=refusal)
@@ -212,7 +212,7 @@ class OfflineDesk:
         try:
             self.lookups.record(p.client_id, bkey, ok, with_card, op, replay=not answer.get("journal_reference"),
                                 token=bearer(authorization), at=now)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             log_event(log, "lookup_log_failed", logging.WARNING, error=str(exc)[:200])
         return answer
 
