@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import json
-import math
+import os
 import sqlite3
 import subprocess
 import sys
@@ -71,7 +71,7 @@ def test_a_state_directory_of_another_population_is_refused_with_both_named(tmp_
     cmd = [sys.executable, "-m", "simulator", "serve", "--port", "0", "--control-port", "0",
            "--state-dir", str(state), "--seed", "43", "--beneficiaries", "20000"]
     run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=60,
-                         env={**__import__("os").environ, "SIM_ADMIN_TOKEN": ADMIN_TOKEN})
+                         env={**os.environ, "SIM_ADMIN_TOKEN": ADMIN_TOKEN})
     assert run.returncode == 2, run.stderr[-2000:]
     assert "seed 42" in run.stderr and "seed 43" in run.stderr and "--reset-state" in run.stderr
     with sqlite3.connect(state / "platform.sqlite") as db:  # nothing of the new population was written
