@@ -22,11 +22,15 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--resilience", choices=["full", "naive"], default=None)
     serve.add_argument("--workers", type=int, default=None)
     serve.add_argument("--threads", type=int, default=None)
+    serve.add_argument("--client-id", default=None, help="the service account at the platform (default gw-1)")
+    serve.add_argument("--client-secret-file", default=None,
+                       help="a file holding its secret (`python -m simulator accounts --service gw-1 --secret-file F`)")
     args = parser.parse_args(argv)
     s = from_env()
     for flag, name in (("host", "host"), ("port", "port"), ("platform", "platform_url"),
                        ("state_dir", "local_state_dir"), ("resilience", "resilience"), ("workers", "workers"),
-                       ("threads", "threads")):
+                       ("threads", "threads"), ("client_id", "client_id"),
+                       ("client_secret_file", "client_secret_file")):
         if getattr(args, flag) is not None:
             s = replace(s, **{name: getattr(args, flag)})
     if args.journal is not None:

@@ -1,7 +1,10 @@
 """The gateway's OpenAPI 3.1 document: the platform's professional operations with the
 gateway's own failure answers (503 PLATFORM_UNAVAILABLE, 502/504 in naive mode), plus its
 status endpoints. Request examples come from the default sandbox's catalogue (seed 42,
-200,000 beneficiaries: what `python -m simulator serve` starts without options).
+200,000 beneficiaries: what `python -m simulator serve` starts without options), their
+cards signed with throwaway keys: a platform's keys are random to its state directory and
+never leave it, so live cards come from that platform (`GET /v1/sandbox/cases` on its
+control API, or `python -m simulator cards --state-dir DIR`).
 """
 from __future__ import annotations
 
@@ -20,11 +23,14 @@ DESCRIPTION = ("The platform's professional operations with degraded mode. Answe
 def _examples() -> dict:
     try:  # the sandbox's catalogue, when the simulator is installed beside the gateway (it is, in this repository)
         from simulator.api.examples import catalogue_examples
+        from simulator.keys import Keyring
+        from simulator.population import Population
         from simulator.settings import Settings
     except ImportError:
         return {}
     s = Settings()
-    return catalogue_examples(s.seed, s.beneficiaries, s.amc_count, s.today())
+    pop = Population(seed=s.seed, size=s.contracts, amc_count=s.amc_count, reference_date=s.today())
+    return catalogue_examples(pop, Keyring.in_memory([a.number for a in pop.amcs]), s.seed, s.today())
 
 
 def _one(summary: str, value: dict) -> dict:

@@ -6,16 +6,9 @@ share (breaker state, leader lock, caches) live beside the journal unless told o
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
 from dataclasses import dataclass, fields, replace
 
-
-
-def service_secret(seed: int, client_id: str) -> str:
-    """The simulator's derivation of a gateway service account's secret (sandbox only)."""
-    return hmac.new(str(seed).encode(), client_id.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 @dataclass(frozen=True)
@@ -85,14 +78,15 @@ class Settings:
     offline_account_max_distinct: int = 30
     # identity and domain
     client_id: str = "gw-1"
-    client_secret: str = service_secret(42, "gw-1")  # the sandbox's default platform (seed 42)
-    client_secret_file: str = ""  # read at use when set: a secret kept out of the environment
+    client_secret: str = ""  # never a default: issued by the platform (`simulator accounts --service gw-1`)
+    client_secret_file: str = ""  # read at use when set: a secret kept out of the environment (preferred)
     log_key: bytes = b""  # "" = a random key kept in <state_dir>/pseudonym.key
     journal_key_file: str = ""  # "" = <state_dir>/journal.key: seals the journal's personal data
     pseudonym_key_file: str = ""  # "" = <state_dir>/pseudonym.key, when log_key is not given
     pec_validity_days: int = 180
 
     def service_secret(self) -> str:
+        """The service account's secret ("" when none is configured: the gateway says so loudly)."""
         if self.client_secret_file:
             with open(self.client_secret_file, encoding="utf-8") as f:
                 return f.read().strip()

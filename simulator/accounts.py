@@ -1,13 +1,12 @@
-"""Sandbox professional accounts, derived from a seed: no table, nothing stored. Pure.
+"""Sandbox professional accounts: who they are is a pure function of the seed. Pure.
 
 Account k is an optician (profession 28) when k is even and an audioprothésiste (26) when
-odd. Its secret is an HMAC of the client id keyed by the seed, so the platform can check a
-login without a credential store and a test can compute the secret it needs.
+odd, with an RPPS number drawn from the seed. Its secret is NOT derived from anything: it is
+issued at random per state directory and stored hashed (`simulator.credentials`).
 """
 from __future__ import annotations
 
 import hashlib
-import hmac
 from dataclasses import dataclass
 
 OPTICIAN, AUDIOLOGIST = "28", "26"  # ANS TRE_G15 profession codes
@@ -19,7 +18,6 @@ _RPPS_SPAN = 10**9  # the 9 digits after the leading "1"
 class Account:
     index: int
     client_id: str
-    client_secret: str
     profession: str  # "28" opticien-lunetier, "26" audioprothésiste
     rpps: str  # 11 digits, Luhn-valid
 
@@ -60,9 +58,7 @@ def account(seed: int, k: int) -> Account:
     if k < 0:
         raise ValueError("account index must be >= 0")
     profession = OPTICIAN if k % 2 == 0 else AUDIOLOGIST
-    client_id = f"{_PREFIX[profession]}-{k:06d}"
-    secret = hmac.new(str(seed).encode(), client_id.encode(), hashlib.sha256).hexdigest()[:32]
-    return Account(k, client_id, secret, profession, _rpps(seed, k))
+    return Account(k, f"{_PREFIX[profession]}-{k:06d}", profession, _rpps(seed, k))
 
 
 def account_by_client_id(seed: int, client_id: str, count: int) -> Account | None:
@@ -78,3 +74,17 @@ def account_by_client_id(seed: int, client_id: str, count: int) -> Account | Non
     if prefix != ("opt" if k % 2 == 0 else "aud"):
         return None
     return account(seed, k)
+
+
+def service_account(client_id: str) -> Account | None:
+    """A gateway's service account (`gw-1`, `gw-2`...): it fetches keys and lists and sends advices."""
+    if not (isinstance(client_id, str) and client_id.startswith("gw-") and 3 < len(client_id) <= 9
+            and client_id[3:].isascii() and client_id[3:].isdigit() and not client_id[3:].startswith("0")):
+        return None
+    return Account(0, client_id, "00", "00000000000")
+
+
+def known_account(seed: int, client_id: str, count: int) -> Account | None:
+    """A professional account among the first `count`, or a service account, or None."""
+    return service_account(client_id) if str(client_id).startswith("gw-") else account_by_client_id(seed, client_id,
+                                                                                                   count)

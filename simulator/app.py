@@ -20,9 +20,11 @@ from .control import on_control_port
 from .counters import Counters
 from .faults.http import install_faults
 from .guard import NoGuard
+from .keys import Keyring
 from .pec_life import PecLife
 from .platform import Platform
 from .sandbox import bp as sandbox_bp
+from .trust_control import bp as trust_bp
 from .policy import standin_policy
 from .population import Population
 from .seeding import seed_revocations  # noqa: F401 - also this module's name for it
@@ -57,8 +59,9 @@ def build_services(settings: Settings) -> Services:
     state_identity.claim(store, settings)  # serve checked it already; a worker started alone checks too
     seed_revocations(store, population)
     guard = build_guard(settings, store)  # NoGuard when detection and rate limits are both off
-    platform = Platform(settings, population, store)
-    return Services(settings, population, store, platform, Auth(settings, store, build_login_throttle(store)),
+    keys = Keyring.ensure(settings.state_dir, [a.number for a in population.amcs], time.time())
+    platform = Platform(settings, population, store, keys)
+    return Services(settings, population, store, platform, Auth(settings, store, keys, build_login_throttle(store)),
                     {a.number: standin_policy(settings.seed, a) for a in population.amcs}, Counters(store), guard,
                     PecLife(platform))
 
@@ -85,6 +88,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Flask:
     app.register_blueprint(control_bp)
     app.register_blueprint(security_admin_bp)  # a control_* blueprint: control port only
     app.register_blueprint(sandbox_bp)  # control_sandbox: control port only
+    app.register_blueprint(trust_bp)  # control_trust: keys, sandbox secrets and cases; control port only
     install_faults(app, services)
 
     @app.after_request

@@ -16,11 +16,13 @@ from decimal import Decimal
 from itertools import count
 from typing import Iterator
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from tiers_payant.cards import sign_card
 from tiers_payant.coverage import History, Prescription, QuoteLine, compute_pec
 from tiers_payant.nir import nir_key
 
-from .keys import private_key
+from .keys import Keyring, new_key
 from .population import Beneficiary, Contract, Population, card_of
 from .rights import decide_rights
 
@@ -61,13 +63,14 @@ def _lines(kind: str) -> list[QuoteLine]:
 
 
 class Catalogue:
-    def __init__(self, population: Population, seed: int, today: date) -> None:
-        self.pop, self.seed, self.today = population, seed, today
+    def __init__(self, population: Population, keys: Keyring, today: date) -> None:
+        self.pop, self.keys, self.today = population, keys, today
         self.cursor = {t: 0 for t in ELIGIBLE + TARGETS}
         self.used: set[int] = set()  # one case per contract: a PEC accepted for one case changes another's renewal
 
     def card(self, c: Contract) -> str:
-        return sign_card(card_of(c), private_key(self.seed, c.amc.kid), c.amc.kid)
+        kid, key = self.keys.card_signer(c.amc.number)  # the AMC's current key, from the state directory
+        return sign_card(card_of(c), key, kid)
 
     def _contracts(self, target: str) -> Iterator[Contract]:
         if target == "CARD_REVOKED":
@@ -145,7 +148,7 @@ class Catalogue:
             token = _tamper(token)
         elif target == "UNKNOWN_AMC":
             rogue = replace(card_of(c), amc="000000000")
-            token = sign_card(rogue, private_key(self.seed, "amc-000000000"), "amc-000000000")
+            token = sign_card(rogue, Ed25519PrivateKey.from_private_bytes(new_key()[1]), "amc-000000000-1")
         case = {"case": target.lower().replace("_", "-"), "card": token,
                 "beneficiary": {"nir": nir, "birth_date": b.birth_date.isoformat(), "birth_rank": rank},
                 "domain": domain, "quote": quote_json(kind)}
@@ -190,9 +193,9 @@ def target_of(name: str) -> str | None:
     return None
 
 
-def cases_of(population: Population, seed: int, today: date, name: str, n: int) -> Iterator[dict]:
+def cases_of(population: Population, keys: Keyring, today: date, name: str, n: int) -> Iterator[dict]:
     """Up to `n` cases of one kind (each on its own contract)."""
-    cat, target = Catalogue(population, seed, today), target_of(name)
+    cat, target = Catalogue(population, keys, today), target_of(name)
     if target is None:
         raise ValueError(f"unknown case {name!r}; known: {', '.join(CASE_NAMES)}")
     for _ in range(n):
@@ -208,11 +211,12 @@ def outcome(expect: dict) -> str:
     return expect["decision"] + (f" {expect['reason']}" if expect.get("reason") else "")
 
 
-def case_table(population: Population, seed: int, today: date) -> list[dict]:
-    """One row per case kind: its name and the answers a fresh platform gives (from a real case)."""
-    rows = []
+def case_table(population: Population, today: date) -> list[dict]:
+    """One row per case kind: its name and the answers a fresh platform gives (from a real case,
+    signed with throwaway keys: the table shows answers, not cards)."""
+    keys, rows = Keyring.in_memory([a.number for a in population.amcs]), []
     for name in CASE_NAMES:
-        case = next(cases_of(population, seed, today, name, 1), None)
+        case = next(cases_of(population, keys, today, name, 1), None)
         rows.append({"case": name, "domain": case["domain"] if case else None,
                      "eligibility": outcome(case["expect"]) if case else "no such contract in this population",
                      "pec": outcome(case["expect_pec"]) if case else ""})
@@ -227,9 +231,9 @@ def _tamper(token: str) -> str:
     return f"{head}.{forged}.{sig}"
 
 
-def cases(population: Population, seed: int, today: date, n: int) -> Iterator[dict]:
+def cases(population: Population, keys: Keyring, today: date, n: int) -> Iterator[dict]:
     """Most cases eligible; every decline reason and problem appears within 100 cases."""
-    cat = Catalogue(population, seed, today)
+    cat = Catalogue(population, keys, today)
     plan = [ELIGIBLE[k % 4] if k % 5 in (0, 2, 4) else TARGETS[(k // 5 * 2 + k % 5 // 2) % len(TARGETS)]
             for k in range(n)]
     for target in plan:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -24,7 +25,7 @@ from tiers_payant.problems import FieldError, Problem
 from tiers_payant.schemas import AdviceIn, EligibilityRequest, PecRequest
 from tiers_payant.tokens import Principal, token_identity, verify_token
 
-from .keys import TOKEN_KID, private_key
+from .keys import Keyring
 from .pec_life import held, judge_cancel, reserve
 from .population import Population, card_of
 from .rights import Rights, decide_rights
@@ -42,14 +43,16 @@ class Platform:
     settings: Settings
     population: Population
     store: Store
+    keys: Keyring
 
     def today(self, now: float) -> date:
         return self.settings.reference_date or paris_day(now)
 
     def public_key(self, kid: str):
-        if not kid.startswith("amc-") or self.population.amc_by_number(kid[4:]) is None:
-            return None
-        return private_key(self.settings.seed, kid).public_key()
+        return self.keys.public_key(kid, time.time())
+
+    def amc_known(self, number: str) -> bool:
+        return self.population.amc_by_number(number) is not None
 
     def bkey(self, nir: str, birth_date: date, birth_rank: int) -> str:
         return beneficiary_key(self.settings.log_key, nir, birth_date, birth_rank)
@@ -57,7 +60,7 @@ class Platform:
     # ---- rights ----
     def rights(self, req: EligibilityRequest, on: date, at: float | None = None, card=None) -> Rights:
         """`card`: already known (an advice names the card by serial), else verified from req.card."""
-        card, error = (card, None) if card is not None else verify_card(req.card, self.public_key)
+        card, error = (card, None) if card is not None else verify_card(req.card, self.public_key, self.amc_known)
         contract = None
         revoked = False
         if card is not None:
@@ -172,7 +175,7 @@ class Platform:
         if not a.token:
             return None, "ADVICE_CREDENTIAL_INVALID"
         try:
-            p = verify_token(a.token, self.token_keys(), a.at)  # expiry judged at the decision's time
+            p = verify_token(a.token, self.keys.token_keys(a.at), a.at)  # expiry judged at the decision's time
         except Problem:
             return None, "ADVICE_CREDENTIAL_INVALID"
         issued = float(token_identity(a.token).get("iat") or 0)
@@ -197,7 +200,7 @@ class Platform:
                 out.append({"id": item.id, "accepted": False, "reason": "VALIDATION_FAILED"})
                 continue
             try:
-                p = verify_token(item.token, self.token_keys(), item.at)
+                p = verify_token(item.token, self.keys.token_keys(item.at), item.at)
             except Problem:
                 out.append({"id": item.id, "accepted": False, "reason": "ADVICE_CREDENTIAL_INVALID"})
                 continue
@@ -208,9 +211,6 @@ class Platform:
                 observe(p.client_id, item)
             out.append({"id": item.id, "accepted": True, "reason": None, "duplicate": not fresh})
         return out
-
-    def token_keys(self) -> dict:
-        return {TOKEN_KID: private_key(self.settings.seed, TOKEN_KID).public_key()}
 
     def judge_advice(self, db, a: AdviceIn, now: float, p: Principal | None = None) -> dict:
         """Judged as if it had come online at its time, inside the caller's transaction, for

@@ -15,12 +15,14 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 
 from tiers_payant.front import free_port, wait_listening
 from tiers_payant.gunicorn_worker import WORKER_CLASS
 from tiers_payant.jsonlog import log_event, setup_logging
 
 from . import state_identity
+from .keys import Keyring
 from .seeding import seed_revocations
 from .population import Population
 from .settings import Settings, to_env, with_admin_token
@@ -58,8 +60,10 @@ def serve(settings: Settings, reset_state: bool = False) -> int:
         log_event(log, "state_dir_mismatch", logging.ERROR, error=str(exc))
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return 2
-    seed_revocations(store, Population(seed=s.seed, size=s.contracts, amc_count=s.amc_count,
-                                       reference_date=s.today()))
+    population = Population(seed=s.seed, size=s.contracts, amc_count=s.amc_count, reference_date=s.today())
+    seed_revocations(store, population)
+    # Random keys on first start, before any worker: every worker then reads the same keyring.
+    Keyring.ensure(s.state_dir, [a.number for a in population.amcs], time.time())
     child = subprocess.Popen(gunicorn_command(s), env={**os.environ, **to_env(s)})
     from .faults.runtime import start_proxy
     proxy = start_proxy(s, store)

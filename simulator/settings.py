@@ -44,6 +44,8 @@ class Settings:
     rate_burst: int = 40
     detection: bool = True
     advice_max_age_s: float = 14 * 86_400  # assumption: advices of an outage up to two weeks old are judged
+    card_key_overlap_s: float = 7 * 86_400  # a replaced card key stays published this long (keys.py)
+    token_key_overlap_s: float = 0.0  # 0: two token lifetimes (keys.py)
 
     @property
     def contracts(self) -> int:
@@ -55,6 +57,12 @@ class Settings:
 
     def today(self) -> date:
         return self.reference_date or date.today()
+
+    def overlap_s(self, family: str) -> float:
+        """How long a key replaced in `family` stays published."""
+        if family == "token":
+            return self.token_key_overlap_s or 2.0 * self.token_ttl_s
+        return self.card_key_overlap_s
 
 
 def from_env(env: dict[str, str] | None = None) -> Settings:
@@ -86,6 +94,8 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         rate_burst=int(g("SIM_RATE_BURST", "40")),
         detection=g("SIM_DETECTION", "on") != "off",
         advice_max_age_s=float(g("SIM_ADVICE_MAX_AGE_S", str(14 * 86_400))),
+        card_key_overlap_s=float(g("SIM_CARD_KEY_OVERLAP_S", str(7 * 86_400))),
+        token_key_overlap_s=float(g("SIM_TOKEN_KEY_OVERLAP_S", "0")),
     )
 
 
@@ -102,6 +112,7 @@ def to_env(s: Settings) -> dict[str, str]:
         "SIM_THREADS": str(s.threads), "SIM_LOG_KEY": s.log_key.decode(),
         "SIM_RATE_PER_S": str(s.rate_per_s), "SIM_RATE_BURST": str(s.rate_burst),
         "SIM_DETECTION": "on" if s.detection else "off", "SIM_ADVICE_MAX_AGE_S": str(s.advice_max_age_s),
+        "SIM_CARD_KEY_OVERLAP_S": str(s.card_key_overlap_s), "SIM_TOKEN_KEY_OVERLAP_S": str(s.token_key_overlap_s),
     }
     if s.reference_date:
         env["SIM_REFERENCE_DATE"] = s.reference_date.isoformat()

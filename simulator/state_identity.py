@@ -14,7 +14,7 @@ from typing import Any
 
 from .store import Store
 
-FORMAT_VERSION = 2  # 2: idempotency table, advices judged in one transaction
+FORMAT_VERSION = 3  # 2: idempotency table, advices judged in one transaction; 3: random keys, hashed secrets
 _KEY = "population"
 
 
@@ -53,7 +53,7 @@ def _message(settings, stored: str, wanted: dict[str, Any]) -> str:
     return (f"state directory {os.path.abspath(settings.state_dir)} belongs to another population ({stored});"
             f" this platform was started for {describe(wanted)}. Use another --state-dir, or start with"
             f" --reset-state to delete this directory's platform state (PECs, consumption, revocations,"
-            f" suspensions, advices) and begin afresh.")
+            f" suspensions, advices, keys, issued secrets) and begin afresh.")
 
 
 def reset(settings) -> list[str]:
@@ -64,4 +64,18 @@ def reset(settings) -> list[str]:
         if os.path.exists(base + suffix):
             os.unlink(base + suffix)
             removed.append(base + suffix)
+    keys = os.path.join(settings.state_dir, "keys")
+    if os.path.isdir(keys):  # another population has other AMCs: new keys for it
+        import shutil
+        shutil.rmtree(keys)
+        removed.append(keys)
     return removed
+
+
+def recorded(state_dir: str) -> dict[str, Any] | None:
+    """The population a state directory was made for, or None (no platform started there)."""
+    path = os.path.join(state_dir, "platform.sqlite")
+    if not os.path.exists(path):
+        return None
+    row = Store(path).query("SELECT value FROM meta WHERE key=?", (_KEY,))
+    return json.loads(row[0]["value"]) if row else None

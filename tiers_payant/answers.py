@@ -40,7 +40,7 @@ class Jwk(Closed):
     crv: Literal["Ed25519"]
     alg: Literal["EdDSA"]
     use: Literal["sig"]
-    kid: str = Field(pattern=r"^(amc-[0-9]{9}|token-[0-9]+)$")
+    kid: str = Field(pattern=r"^(amc-[0-9]{9}|token)-[1-9][0-9]{0,5}$")  # family and version (simulator.key_rotation)
     x: str = Field(pattern=r"^[A-Za-z0-9_-]{43}$", description="public key, base64url without padding")
     tp_use: Literal["card", "token"] = Field(description="what the key signs: AMC cards or access tokens")
 

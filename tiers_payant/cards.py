@@ -104,15 +104,30 @@ def peek_amc(token: str) -> str | None:
         return None
 
 
-def verify_card(token: str, public_key: Callable[[str], Ed25519PublicKey | None]) -> tuple[Card | None, str | None]:
-    """(card, None) when the signature holds, else (None, reason code)."""
+# Reasons given before the beneficiary is compared: the card itself is unusable (detection
+# at the platform and the offline account watch count these alike).
+CARD_LEVEL = frozenset({"CARD_SIGNATURE_INVALID", "UNKNOWN_AMC", "CARD_KEY_RETIRED", "CARD_EXPIRED",
+                        "CARD_NOT_YET_VALID", "CARD_REVOKED"})
+
+
+def verify_card(token: str, public_key: Callable[[str], Ed25519PublicKey | None],
+                amc_known: Callable[[str], bool] | None = None) -> tuple[Card | None, str | None]:
+    """(card, None) when the signature holds, else (None, reason code).
+
+    Card keys are versioned (`amc-<number>-<version>`). A kid that names a known AMC but no
+    published key of it was signed by a key the AMC has retired (or never published):
+    `CARD_KEY_RETIRED`, so the insured knows to fetch a re-signed card. `amc_known` tells
+    known AMCs apart; without it such a card is `UNKNOWN_AMC`."""
     header = jws_header(token)
     if header is None or header.get("typ") != CARD_TYP:
         return None, "CARD_SIGNATURE_INVALID"
     kid = header["kid"]
+    family, _, version = kid.rpartition("-")
+    if not (family.startswith("amc-") and version.isascii() and version.isdigit()):
+        return None, "UNKNOWN_AMC"
     key = public_key(kid)
     if key is None:
-        return None, "UNKNOWN_AMC"
+        return None, ("CARD_KEY_RETIRED" if amc_known is not None and amc_known(family[4:]) else "UNKNOWN_AMC")
     raw = verify_compact(token, key)
     if raw is None:
         return None, "CARD_SIGNATURE_INVALID"
@@ -121,7 +136,7 @@ def verify_card(token: str, public_key: Callable[[str], Ed25519PublicKey | None]
         card = Card.from_json(claims)
     except (ValueError, KeyError, TypeError, AttributeError):
         return None, "CARD_SIGNATURE_INVALID"
-    if kid != f"amc-{card.amc}":  # a card signed by one AMC's key cannot speak for another
+    if family != f"amc-{card.amc}":  # a card signed by one AMC's key cannot speak for another
         return None, "CARD_SIGNATURE_INVALID"
     return card, None
 

@@ -70,7 +70,8 @@ def verify_token(token: str, keys: dict[str, Ed25519PublicKey], now: float) -> P
     header = jws_header(token)
     key = keys.get(header["kid"]) if header is not None and header.get("typ", "JWT") == "JWT" else None
     if key is None:
-        raise _invalid("unknown token key" if header is not None else "the token's header is not acceptable")
+        raise _invalid("the token's signing key is unknown or retired: log in again" if header is not None
+                       else "the token's header is not acceptable")
     p = _verified(token, key.public_bytes_raw())
     if p.expires_at <= now:
         raise _invalid("the token has expired")

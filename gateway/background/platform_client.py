@@ -26,6 +26,16 @@ class LoginRefused(PlatformAnswer):
     """The token endpoint refused the service account (wrong id or secret, platform of another seed)."""
 
 
+class NoServiceSecret(LoginRefused):
+    """No secret configured for the service account: nothing is sent to the platform."""
+
+    def __init__(self, client_id: str, why: str = "") -> None:
+        PlatformAnswer.__init__(self, "POST", "/oauth/token", 0, "no_secret_configured")
+        Exception.__init__(self, f"no secret configured for service account {client_id}{why}: set GW_CLIENT_SECRET_FILE "
+                                 f"(or --client-secret-file, GW_CLIENT_SECRET); `python -m simulator accounts "
+                                 f"--state-dir DIR --service {client_id}` issues one")
+
+
 def _code(r: requests.Response) -> str | None:
     try:
         doc = r.json()
@@ -48,9 +58,15 @@ class PlatformClient:
 
     def _login(self) -> str:
         if self._token is None or time.monotonic() >= self._token_until:
+            try:
+                secret = self.s.service_secret()
+            except OSError as exc:
+                raise NoServiceSecret(self.s.client_id, f" (GW_CLIENT_SECRET_FILE: {exc.strerror})") from None
+            if not secret:
+                raise NoServiceSecret(self.s.client_id)
             r = self.session.post(self.s.platform_url + "/oauth/token", timeout=self.timeout,
                                   data={"grant_type": "client_credentials", "client_id": self.s.client_id,
-                                        "client_secret": self.s.service_secret()})
+                                        "client_secret": secret})
             if r.status_code in (400, 401, 403):
                 raise LoginRefused("POST", "/oauth/token", r.status_code, _code(r))
             if r.status_code >= 300:

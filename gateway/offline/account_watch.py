@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tiers_payant.cards import CARD_LEVEL  # noqa: F401 - re-exported
+
 IDENTITY_MISMATCH = "BENEFICIARY_NOT_ON_CARD"
-CARD_LEVEL = frozenset({"CARD_SIGNATURE_INVALID", "CARD_EXPIRED", "CARD_NOT_YET_VALID", "CARD_REVOKED",
-                        "UNKNOWN_AMC"})
 
 
 @dataclass(frozen=True)

@@ -82,7 +82,7 @@ class OfflineDesk:
     def _eligibility(self, p: Principal, req: EligibilityRequest, raw: bytes, authorization: str | None,
                      cause: str, now: float) -> dict[str, Any]:
         on = req.date or paris_day(now)
-        card, error = verify_card(req.card, self.cached.card_key)
+        card, error = verify_card(req.card, self.cached.card_key, self.cached.amc_known)
         policy = self.cached.policy(card.amc) if card else None
         d = decide_offline(card, error, offline_request(req), policy, self.cached.revocations(),
                            OfflineCounts(0, Decimal(0)), now, today=on)
@@ -145,7 +145,7 @@ class OfflineDesk:
     def priced(self, req: PecRequest, lines, cause: str, now: float, on, bkey: str | None):
         """The card's checks and the stand-in's amounts; `refused` is the answer (not yet logged)
         when declined. `bkey` None: a cotation, which commits nothing, so no velocity counts."""
-        card, error = verify_card(req.card, self.cached.card_key)
+        card, error = verify_card(req.card, self.cached.card_key, self.cached.amc_known)
         result = price_offline(req, card, lines, on)
         policy = self.cached.policy(card.amc) if card else None
         counts = self._counts(bkey, now - policy.period_days * 86_400) if policy and bkey else \

@@ -48,6 +48,12 @@ class CachedPlatform:
     def card_key(self, kid: str) -> Ed25519PublicKey | None:
         return (self.keys("card") or {}).get(kid)
 
+    def amc_known(self, number: str) -> bool:
+        """Does the JWKS publish any key of this AMC? (A card signed by another, retired key of
+        a known AMC is then CARD_KEY_RETIRED, not UNKNOWN_AMC.)"""
+        both = self._get("jwks", _parse_jwks)
+        return both is not None and f"amc-{number}" in both["amcs"]
+
     def revocations(self) -> RevocationSnapshot | None:
         return self._get("revocations", lambda v, at: RevocationSnapshot(
             int(v.get("version", 0)), at, frozenset(v.get("cards", ())), frozenset(v.get("accounts", ())),
@@ -69,12 +75,14 @@ class CachedPlatform:
         self.disk.save(name, value, fetched_at)
 
 
-def _parse_jwks(value: dict, fetched_at: float) -> dict[str, dict[str, Ed25519PublicKey]]:
-    out: dict[str, dict[str, Ed25519PublicKey]] = {"card": {}, "token": {}}
+def _parse_jwks(value: dict, fetched_at: float) -> dict:
+    """{"card": {kid: key}, "token": {kid: key}, "amcs": families with a published card key}."""
+    out: dict = {"card": {}, "token": {}}
     for jwk in value.get("keys", ()):
         use = jwk.get("tp_use")
         if use in out and jwk.get("crv") == "Ed25519" and isinstance(jwk.get("kid"), str):
             out[use][jwk["kid"]] = jwk_public_key(jwk)
+    out["amcs"] = frozenset(kid.rpartition("-")[0] for kid in out["card"])  # amc-<number>-<version>
     return out
 
 

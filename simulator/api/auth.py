@@ -1,8 +1,6 @@
 """Who is calling: client-credentials login and bearer-token checks for the platform."""
 from __future__ import annotations
 
-import hashlib
-import hmac
 import ipaddress
 import time
 import uuid
@@ -10,29 +8,20 @@ import uuid
 from flask import request
 
 from tiers_payant.parsing import MAX_BODY_BYTES, check_size
-from tiers_payant.privacy import secret_digest, secrets_equal
 from tiers_payant.problems import Problem
 from tiers_payant.tokens import Principal, bearer, issue_token, verify_token
 
-from ..accounts import Account, account_by_client_id
-from ..keys import TOKEN_KID, private_key
+from ..accounts import known_account, service_account
+from ..credentials import secret_ok
+from ..key_rotation import TOKEN_FAMILY
 from ..security.ratelimit import retry_after_header
 from .oauth import oauth_problem, parse_token_request
-
-
-def gateway_account(seed: int, client_id: str) -> Account | None:
-    """Gateways' service accounts (`gw-1`, `gw-2`...): they fetch keys and lists and send advices."""
-    if not (3 < len(client_id) <= 9 and client_id[3:].isdigit()):
-        return None
-    secret = hmac.new(str(seed).encode(), client_id.encode(), hashlib.sha256).hexdigest()[:32]
-    return Account(0, client_id, secret, "00", "00000000000")
 
 
 # What a token lets its holder do (informational: each operation checks the account itself).
 PROFESSIONAL_SCOPE = ("eligibility", "pec")
 GATEWAY_SCOPE = ("eligibility", "pec", "keys", "revocations", "advices")
 TOKEN_HEADERS = {"Cache-Control": "no-store", "Pragma": "no-cache"}  # RFC 6749 section 5.1
-DUMMY_SECRET = "0" * 32
 
 
 def client_address(settings) -> str:
@@ -49,11 +38,11 @@ def client_address(settings) -> str:
 
 
 class Auth:
-    def __init__(self, settings, store, throttle=None) -> None:
+    def __init__(self, settings, store, keys, throttle=None) -> None:
         self.settings = settings
         self.store = store
+        self.keys = keys  # simulator.keys.Keyring: the token key that signs, the ones that verify
         self.throttle = throttle
-        self.keys = {TOKEN_KID: private_key(settings.seed, TOKEN_KID).public_key()}
 
     def account_state(self, client_id: str):
         rows = self.store.query("SELECT secret, credential_version, suspended_at FROM accounts WHERE client_id=?",
@@ -64,8 +53,8 @@ class Auth:
         """OAuth2 client-credentials grant (RFC 6749 section 4.4); (answer, headers).
 
         Unknown and known client ids do the same work (one throttle read, one account read,
-        one HMAC and one digest comparison, one failure write), so timing tells them apart
-        no better than chance."""
+        one argon2id verification, against a dummy hash when nothing is stored, one failure
+        write), so timing tells them apart no better than chance."""
         try:
             return self._login(), TOKEN_HEADERS
         except Problem as p:
@@ -83,26 +72,22 @@ class Auth:
         if wait > 0:
             raise Problem("LOGIN_THROTTLED", f"too many failed logins for this client or address; retry in "
                           f"{retry_after_header(wait)} s", headers={"Retry-After": retry_after_header(wait)})
-        account = (gateway_account(self.settings.seed, client_id) if client_id.startswith("gw-")
-                   else account_by_client_id(self.settings.seed, client_id, self.settings.accounts))
-        if account is None:  # the same HMAC a known id costs, on a dummy
-            gateway_account(self.settings.seed, "gw-000000")
+        account = known_account(self.settings.seed, client_id, self.settings.accounts)
         state = self.account_state(client_id)  # always read: unknown ids cost the same query
-        stored = state["secret"] if state is not None and state["secret"] else None
-        expected = stored if stored and stored.startswith("sha256:") else secret_digest(
-            stored or (account.client_secret if account else DUMMY_SECRET))
-        if not secrets_equal(secret_digest(creds.secret), expected) or account is None:
+        stored = state["secret"] if state is not None and account is not None else None
+        if not secret_ok(stored, creds.secret) or account is None:
             if self.throttle:
                 self.throttle.failed(client_id, source, now)
             raise Problem("INVALID_CLIENT", "unknown client or wrong secret")
         if state is not None and state["suspended_at"] is not None:
             raise Problem("ACCOUNT_SUSPENDED", "this account is suspended; ask the platform's support")
-        scope = " ".join(GATEWAY_SCOPE if client_id.startswith("gw-") else PROFESSIONAL_SCOPE)
+        scope = " ".join(GATEWAY_SCOPE if service_account(client_id) else PROFESSIONAL_SCOPE)
         if creds.scope is not None and not set(creds.scope.split()) <= set(scope.split()):
             raise Problem("INVALID_SCOPE", f"this client may ask for: {scope}")
         if self.throttle:
             self.throttle.succeeded(client_id, source, now)
-        token = issue_token(private_key(self.settings.seed, TOKEN_KID), TOKEN_KID, client_id=client_id,
+        kid, key = self.keys.signer(TOKEN_FAMILY)
+        token = issue_token(key, kid, client_id=client_id,
                             rpps=account.rpps, profession=account.profession,
                             credential_version=state["credential_version"] if state is not None else 0,
                             now=now, ttl_s=self.settings.token_ttl_s, jti=uuid.uuid4().hex)
@@ -110,7 +95,8 @@ class Auth:
                 "scope": scope}
 
     def principal(self) -> Principal:
-        p = verify_token(bearer(request.headers.get("Authorization")), self.keys, time.time())
+        now = time.time()
+        p = verify_token(bearer(request.headers.get("Authorization")), self.keys.token_keys(now), now)
         state = self.account_state(p.client_id)
         if state is not None:
             if state["suspended_at"] is not None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import html
+import time
 
 from flask import Blueprint, Response, current_app
 
@@ -15,7 +16,7 @@ from tiers_payant.problems import PROBLEM_CONTENT_TYPE
 from tiers_payant.schemas import AdvicesRequest, OfflineLookupsRequest
 
 from ..catalogue import case_table
-from ..keys import jwks
+from ..key_rotation import TOKEN_FAMILY, card_family
 from .examples import catalogue_examples
 
 bp = Blueprint("docs", __name__)
@@ -62,12 +63,12 @@ def _one(summary: str, value) -> dict:
 
 
 def platform_openapi() -> dict:
-    s = current_app.extensions["platform"].settings
-    examples = catalogue_examples(s.seed, s.beneficiaries, s.amc_count, s.today())
-    every = merge(ANY, PLATFORM_FAULTS)
     services = current_app.extensions["platform"]
+    s = services.settings
+    examples = catalogue_examples(services.population, services.platform.keys, s.seed, s.today())
+    every = merge(ANY, PLATFORM_FAULTS)
     first_amc = services.population.amcs[0]
-    live_keys = jwks(s.seed, [first_amc.kid])  # one AMC key and the token key, as served
+    live_keys = services.platform.keys.jwks(time.time(), {card_family(first_amc.number), TOKEN_FAMILY})
     live_policy = {"policies": [services.policies[first_amc.number].to_json()]}
     paths = professional_paths("platform", examples)
     paths["/oauth/token"] = {"post": token_operation()}
@@ -117,17 +118,18 @@ def docs() -> Response:
                   for p, item in platform_openapi()["paths"].items() for m, o in item.items())
     cases = "".join(f"<tr><td><code>{r['case']}</code></td><td>{r['domain'] or ''}</td><td>{html.escape(r['eligibility'])}"
                     f"</td><td>{html.escape(r['pec'])}</td></tr>"
-                    for r in case_table(s.population, s.settings.seed, s.settings.today()))
-    seed, n = s.settings.seed, s.settings.beneficiaries
+                    for r in case_table(s.population, s.settings.today()))
     body = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Tiers-payant platform simulator</title></head>
 <body><h1>Tiers-payant platform simulator</h1><p>{html.escape(DESCRIPTION)}</p>
-<p>Population: seed {seed}, {s.population.size} contracts, {len(s.population.amcs)} AMCs.
+<p>Population: {s.population.size} contracts, {len(s.population.amcs)} AMCs. Card and token keys are random
+to this platform's state directory, and client secrets are issued once and stored hashed.
 Machine-readable contract: <a href="/openapi.json">/openapi.json</a>. Amounts are decimal strings (<code>"30.00"</code>).</p>
 <h2>Operations</h2><ul>{ops}</ul>
-<h2>Sandbox catalogue</h2><p>One case of a kind: <code>python -m simulator cards --case NAME --seed {seed} --beneficiaries {n}</code>
+<h2>Sandbox catalogue</h2><p>One case of a kind, signed with this platform's keys:
+<code>python -m simulator cards --state-dir DIR --case NAME</code> (or the control API's <code>GET /v1/sandbox/cases</code>)
 (<code>--list-cases</code> prints this table, <code>--count N</code> gives N cases). Each case holds the card, the
-beneficiary's proof of possession, a quote and the answers a fresh sandbox gives. Sandbox accounts:
-<code>python -m simulator accounts --count 10 --seed {seed}</code>. Cases get used up (an accepted PEC records
+beneficiary's proof of possession, a quote and the answers a fresh sandbox gives. Sandbox accounts, each secret shown once:
+<code>python -m simulator accounts --state-dir DIR --count 10</code> (control API <code>POST /v1/sandbox/accounts</code>). Cases get used up (an accepted PEC records
 consumption): <code>python -m simulator sandbox reset</code> (control API <code>POST /v1/sandbox/reset</code>) forgets
 PECs, consumption and suspensions.</p>
 <table border="1"><tr><th>case</th><th>domain</th><th>rights check</th><th>PEC</th></tr>{cases}</table>

@@ -7,12 +7,10 @@ Built from the population the document describes, so an example pasted from the 
 from __future__ import annotations
 
 from datetime import date
-from functools import lru_cache
 
 from ..accounts import account
 from ..catalogue import cases_of, outcome
 from ..population import Population
-from ..settings import contracts_for
 
 SHOWN = ("opti-a", "audi-i", "card-revoked", "renewal-not-due")  # valid requests only: schemathesis sends them as such
 
@@ -25,12 +23,17 @@ def _professional(seed: int, profession: str) -> dict:
     raise LookupError(profession)
 
 
-@lru_cache(maxsize=4)
-def catalogue_examples(seed: int, beneficiaries: int, amc_count: int, today: date) -> dict[str, dict]:
-    pop = Population(seed=seed, size=contracts_for(beneficiaries), amc_count=amc_count, reference_date=today)
+_made: dict = {}  # the last examples, with the day and keys they were made for
+
+
+def catalogue_examples(pop: Population, keys, seed: int, today: date) -> dict[str, dict]:
+    """Cards signed with the platform's current keys: rebuilt after a rotation."""
+    entries = keys.entries()
+    if _made.get("for") == (today, entries):
+        return _made["examples"]
     out: dict[str, dict] = {"eligibility": {}, "pec": {}}
     for name in SHOWN:
-        case = next(cases_of(pop, seed, today, name, 1), None)
+        case = next(cases_of(pop, keys, today, name, 1), None)
         if case is None:
             continue
         base = {"card": case["card"], "beneficiary": case["beneficiary"], "domain": case["domain"]}
@@ -38,4 +41,5 @@ def catalogue_examples(seed: int, beneficiaries: int, amc_count: int, today: dat
         out["eligibility"][name] = {"summary": f"case {name}: {outcome(case['expect'])}", "value": base}
         out["pec"][name] = {"summary": f"case {name}: {outcome(case['expect_pec'])} on a fresh sandbox",
                             "value": {**base, "professional": prof, "lines": case["quote"]["lines"]}}
+    _made.update({"for": (today, entries), "examples": out})
     return out

@@ -11,7 +11,6 @@ from tiers_payant.parsing import parse_model
 from tiers_payant.problems import Problem
 from tiers_payant.schemas import AdvicesRequest, EligibilityRequest, OfflineLookupsRequest, PecRequest
 
-from ..keys import jwks
 from ..metrics import render
 
 bp = Blueprint("platform", __name__)
@@ -106,8 +105,9 @@ def _observe_advice(client_id: str, advice, verdict: dict) -> None:
 @bp.get("/v1/keys")
 def keys():
     s = svc()
-    return conditional(json_response(jwks(s.settings.seed, [a.kid for a in s.population.amcs]),
-                                     headers={"Cache-Control": "public, max-age=300"}))
+    # Short max-age: a rotation must reach gateways within their refresh interval, and
+    # revalidation (If-None-Match) costs a 304 only.
+    return conditional(json_response(s.platform.keys.jwks(time.time()), headers={"Cache-Control": "public, max-age=60"}))
 
 
 @bp.get("/v1/revocations")

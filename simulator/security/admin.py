@@ -28,8 +28,7 @@ from flask import Blueprint, current_app, request
 from tiers_payant.httpkit import json_response
 from tiers_payant.problems import Problem
 
-from ..accounts import account_by_client_id
-from ..api.auth import gateway_account
+from ..accounts import known_account
 from .detection import Verdict
 from .suspension import account_report, alerts, enable, reset_credentials, suspend
 
@@ -50,8 +49,7 @@ def _admin_only() -> None:
 
 def _known(client_id: str) -> str:
     s = _services().settings
-    if len(client_id) > 64 or not (account_by_client_id(s.seed, client_id, s.accounts)
-                                   or (client_id.startswith("gw-") and gateway_account(s.seed, client_id))):
+    if len(client_id) > 64 or known_account(s.seed, client_id, s.accounts) is None:
         raise Problem("NOT_FOUND", "no such account")
     return client_id
 

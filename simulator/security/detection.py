@@ -34,9 +34,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
-# Answers given before the beneficiary is compared: the card itself is unusable.
-CARD_LEVEL = frozenset({"CARD_SIGNATURE_INVALID", "UNKNOWN_AMC", "CARD_EXPIRED", "CARD_NOT_YET_VALID",
-                        "CARD_REVOKED"})
+from tiers_payant.cards import CARD_LEVEL  # noqa: F401 - re-exported
+
 IDENTITY_MISMATCH = "BENEFICIARY_NOT_ON_CARD"
 
 

@@ -9,10 +9,8 @@ list's version moves and a delta reader can learn of the restoration (see admin.
 from __future__ import annotations
 
 import json
-import secrets
 import sqlite3
 
-from tiers_payant.privacy import secret_digest
 
 from .detection import Lookup, Thresholds, Verdict, WindowStats, judge_long_window, judge_window, needs_window_check
 
@@ -100,12 +98,14 @@ def enable(store, client_id: str, now: float) -> bool:
 
 def reset_credentials(store, client_id: str, now: float) -> dict:
     """A new secret and credential version: every token issued before stops working. Only
-    the secret's digest is stored; the answer shows the secret once."""
-    secret = secrets.token_urlsafe(24)
+    the secret's argon2id hash is stored; the answer shows the secret once."""
+    from ..credentials import hashed, new_secret
+    secret = new_secret()
+    digest = hashed(secret)  # before the write lock: hashing costs tens of milliseconds
     with store.tx() as db:
         db.execute("INSERT INTO accounts (client_id, secret, credential_version) VALUES (?, ?, 1) "
                    "ON CONFLICT (client_id) DO UPDATE SET secret=excluded.secret, "
-                   "credential_version=credential_version + 1", (client_id, secret_digest(secret)))
+                   "credential_version=credential_version + 1", (client_id, digest))
         version = db.execute("SELECT credential_version FROM accounts WHERE client_id=?", (client_id,)).fetchone()[0]
         # In the revocation feed: gateways refuse older tokens offline, advices made with one
         # after this instant are rejected.

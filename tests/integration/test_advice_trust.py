@@ -15,9 +15,8 @@ import uuid
 import pytest
 import requests
 
-from tests.integration.test_loud_failures import service_account
 from tests.support.gateway_live import caches_loaded, eligibility, optician, pec, status, wait_until
-from tests.support.procs import ADMIN_TOKEN, accounts, cards, login, start_gateway, start_platform
+from tests.support.procs import ADMIN_TOKEN, accounts, cards, login, service_account, start_gateway, start_platform
 
 pytestmark = pytest.mark.integration
 ADMIN = {"Authorization": "Bearer " + ADMIN_TOKEN}
@@ -31,7 +30,7 @@ def platform(tmp_path_factory):
 
 
 def post(platform, advice: dict) -> dict:
-    token = login(platform.url, *service_account())
+    token = login(platform.url, *service_account(platform))
     r = requests.post(platform.url + "/v1/advices", json={"advices": [advice]},
                       headers={"Authorization": "Bearer " + token}, timeout=10)
     assert r.status_code == 200, r.text
@@ -50,10 +49,10 @@ def pecs(platform) -> int:
 
 
 def test_an_advice_naming_another_professional_or_without_a_valid_token_books_nothing(platform):
-    opticians = [a for a in accounts(8) if a["profession"] == "28"]
+    opticians = [a for a in accounts(platform, 8) if a["profession"] == "28"]
     me, other = opticians[0], opticians[1]
     mine = login(platform.url, me["client_id"], me["client_secret"])
-    case = next(c for c in cards(60) if c["case"] == "opti-a")
+    case = next(c for c in cards(platform, 60) if c["case"] == "opti-a")
     before = pecs(platform)
     for advice, reason in (
             (pec_advice(case, me, mine, client_id=other["client_id"]), "ADVICE_CREDENTIAL_INVALID"),  # names another
@@ -70,9 +69,9 @@ def test_an_advice_naming_another_professional_or_without_a_valid_token_books_no
 
 
 def test_advices_count_as_the_professionals_lookups(platform):
-    audio = next(a for a in accounts(8) if a["profession"] == "26")
+    audio = next(a for a in accounts(platform, 8) if a["profession"] == "26")
     token = login(platform.url, audio["client_id"], audio["client_secret"])
-    cases = [c for c in cards(120) if c["domain"] == "AUDI"][:5]
+    cases = [c for c in cards(platform, 120) if c["domain"] == "AUDI"][:5]
     seen = lambda: requests.get(platform.extra["control"] + f"/v1/accounts/{audio['client_id']}", headers=ADMIN,
                                 timeout=5).json()
     before = seen()["lookups"]
@@ -86,9 +85,9 @@ def test_advices_count_as_the_professionals_lookups(platform):
 def test_after_a_reset_the_old_token_is_refused_offline_and_its_later_advices_rejected(tmp_path, platform):
     gw = start_gateway(tmp_path, platform.url, env={"GW_REFRESH_INTERVAL_S": "0.5"})
     try:
-        acc, old = optician(platform.url)
+        acc, old = optician(platform)
         h = {"Authorization": "Bearer " + old}
-        case = next(c for c in cards(60) if c["case"] == "opti-b")
+        case = next(c for c in cards(platform, 60) if c["case"] == "opti-b")
         assert wait_until(lambda: caches_loaded(gw.url), 20)
         r = requests.post(platform.extra["control"] + f"/v1/accounts/{acc['client_id']}/reset-credentials",
                           headers=ADMIN, timeout=5)

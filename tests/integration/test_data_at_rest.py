@@ -49,9 +49,9 @@ def test_state_files_are_private_and_hold_no_identity_in_clear(tmp_path):
     gw = start_gateway(tmp_path, platform.url, journal=tmp_path / "gw" / "journal.sqlite")
     gw_state = tmp_path / "gw"
     try:
-        acc, token = optician(platform.url)
+        acc, token = optician(platform)
         h = {"Authorization": "Bearer " + token}
-        cases = [c for c in cards(80) if c["case"] in ("opti-a", "opti-b")][:6]
+        cases = [c for c in cards(platform, 80) if c["case"] in ("opti-a", "opti-b")][:6]
         assert wait_until(lambda: caches_loaded(gw.url), 20)
         platform.stop()
         served = []

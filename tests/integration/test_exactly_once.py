@@ -50,8 +50,8 @@ def stack(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("once")
     platform = start_platform(tmp, env=OPEN_LIMITS)
     gw = start_gateway(tmp, platform.url)
-    acc, token = optician(platform.url)
-    opti = [c for c in cards(200) if c["case"] in ("opti-a", "opti-b")]
+    acc, token = optician(platform)
+    opti = [c for c in cards(platform, 200) if c["case"] in ("opti-a", "opti-b")]
     yield platform, gw, acc, {"Authorization": "Bearer " + token}, opti
     gw.stop()
     platform.stop()

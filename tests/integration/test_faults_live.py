@@ -36,13 +36,13 @@ def platform(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def pro(platform):
-    acc = [a for a in accounts(2) if a["profession"] == "28"][0]
+    acc = [a for a in accounts(platform, 2) if a["profession"] == "28"][0]
     return acc, {"Authorization": "Bearer " + login(platform.url, acc["client_id"], acc["client_secret"])}
 
 
 @pytest.fixture(scope="module")
-def catalogue():
-    return cards(60)
+def catalogue(platform):
+    return cards(platform, 60)
 
 
 @pytest.fixture(autouse=True)

@@ -96,7 +96,7 @@ def fuzz_document(base_url: str, token: str, on_answer, only: set[str] | None = 
 
 
 def test_platform_survives_its_own_openapi_document(platform):
-    acc = accounts(1)[0]
+    acc = accounts(platform, 1)[0]
     token = login(platform.url, acc["client_id"], acc["client_secret"])
     before = stored_rows(platform)
 
@@ -138,7 +138,7 @@ def test_advices_fuzzed_with_a_gateway_account(platform):
 def test_gateway_survives_its_own_openapi_document(platform, tmp_path):
     gateway = start_gateway(tmp_path, platform.url)
     try:
-        acc = accounts(1)[0]
+        acc = accounts(platform, 1)[0]
         token = login(platform.url, acc["client_id"], acc["client_secret"])
         assert requests.get(gateway.url + "/openapi.json", timeout=5).status_code == 200
         done = fuzz_document(gateway.url, token, lambda response, label: None)
@@ -158,9 +158,9 @@ def test_real_cards_with_fuzzed_quotes_and_dates(platform):
     from tiers_payant.schemas import PecAnswer
     from tiers_payant.tariff import TARIFF
 
-    acc = accounts(1)[0]  # an optician
+    acc = accounts(platform, 1)[0]  # an optician
     token = login(platform.url, acc["client_id"], acc["client_secret"])
-    cases = [c for c in cards(40, beneficiaries=platform.extra["beneficiaries"]) if c["domain"] == "OPTI"][:6]
+    cases = [c for c in cards(platform, 40) if c["domain"] == "OPTI"][:6]
     @st.composite
     def line(draw):
         """Mostly well-formed lines (so the coverage rules run), sometimes not (so the checks do)."""

@@ -59,14 +59,14 @@ def hit(where, point: str, timeout_s: float) -> bool:
 
 
 def test_kill9_in_flight_leased_answered_and_judging(tmp_path):
-    cases = catalogue(80)
     points = tmp_path / "failpoints"
     points.mkdir()
     platform = start_platform(tmp_path)
+    cases = catalogue(platform, 80)
     gw = start_gateway(tmp_path, platform.url, env=DRAIN)
     port, journal = gw.extra["port"], gw.extra["journal"]
     try:
-        acc, token = optician(platform.url)
+        acc, token = optician(platform)
         h = {"Authorization": "Bearer " + token}
         assert wait_until(lambda: caches_loaded(gw.url), 20)
         eligible = [c for k in ("opti-a", "opti-b", "audi-i") for c in cases.get(k, [])]

@@ -58,10 +58,10 @@ def count(db, sql: str, args: tuple = ()) -> int:
 def stack(tmp_path):
     platform = start_platform(tmp_path, env={"SIM_RATE_PER_S": "0", "SIM_DETECTION": "off"})
     gw = start_gateway(tmp_path, platform.url, env=HEDGED)
-    acc, token = optician(platform.url)
+    acc, token = optician(platform)
     h = {"Authorization": "Bearer " + token}
     assert wait_until(lambda: caches_loaded(gw.url), 20)
-    cases = catalogue(60)
+    cases = catalogue(platform, 60)
     for i in range(30):  # healthy calls: each worker learns its budget from them
         r = requests.post(gw.url + "/v1/eligibility", json=eligibility(cases["opti-a"][i % 3]), headers=h, timeout=5)
         assert r.json()["mode"] == "online"

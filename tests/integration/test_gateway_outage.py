@@ -12,16 +12,12 @@ from tests.support.procs import restart_platform, start_gateway, start_platform
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def cases():
-    return catalogue(60)
-
-
-def test_outage_offline_answers_restart_and_reconciliation(tmp_path, cases):
+def test_outage_offline_answers_restart_and_reconciliation(tmp_path):
     platform = start_platform(tmp_path)
+    cases = catalogue(platform, 60)  # signed with this platform's own keys
     gateways = [start_gateway(tmp_path, platform.url)]
     try:
-        acc, token = optician(platform.url)
+        acc, token = optician(platform)
         h = {"Authorization": "Bearer " + token}
         gw = gateways[0].url
         assert wait_until(lambda: caches_loaded(gw), 20)
@@ -71,11 +67,12 @@ def test_outage_offline_answers_restart_and_reconciliation(tmp_path, cases):
         platform.stop()
 
 
-def test_naive_mode_fails_during_the_outage(tmp_path, cases):
+def test_naive_mode_fails_during_the_outage(tmp_path):
     platform = start_platform(tmp_path)
+    cases = catalogue(platform, 60)  # signed with this platform's own keys
     gateway = start_gateway(tmp_path, platform.url, resilience="naive")
     try:
-        _, token = optician(platform.url)
+        _, token = optician(platform)
         h = {"Authorization": "Bearer " + token}
         ok = requests.post(gateway.url + "/v1/eligibility", json=eligibility(cases["opti-a"][0]), headers=h, timeout=5)
         assert ok.status_code == 200 and ok.json()["mode"] == "online"

@@ -18,20 +18,16 @@ from tiers_payant.answers import PecStatus as PecState
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def cases():
-    return catalogue(100)
-
-
 def post(url, path, h, payload=None):
     return requests.post(url + path, json=payload, headers={**h, "Idempotency-Key": uuid.uuid4().hex}, timeout=10)
 
 
-def test_life_cycle_relayed_online(tmp_path, cases):
+def test_life_cycle_relayed_online(tmp_path):
     platform = start_platform(tmp_path, env={"SIM_PEC_VALIDITY_DAYS": "3"})
+    cases = catalogue(platform, 100)  # signed with this platform's own keys
     gateway = start_gateway(tmp_path, platform.url)
     try:
-        acc, token = optician(platform.url)
+        acc, token = optician(platform)
         h = {"Authorization": "Bearer " + token}
         gw = gateway.url
         case = cases["opti-a"][0]
@@ -63,12 +59,13 @@ def test_life_cycle_relayed_online(tmp_path, cases):
         platform.stop()
 
 
-def test_offline_cotation_cancellations_and_invoices_then_reconciliation(tmp_path, cases, journal_location):
+def test_offline_cotation_cancellations_and_invoices_then_reconciliation(tmp_path, journal_location):
     """On both journal stores (SQLite, PostgreSQL)."""
     platform = start_platform(tmp_path)
+    cases = catalogue(platform, 100)  # signed with this platform's own keys
     gateway = start_gateway(tmp_path, platform.url, journal=journal_location)
     try:
-        acc, token = optician(platform.url)
+        acc, token = optician(platform)
         h = {"Authorization": "Bearer " + token}
         gw = gateway.url
         x, y, z = cases["opti-a"][2], cases["opti-a"][3], cases["opti-a"][4]

@@ -51,14 +51,14 @@ def test_one_count_limit_across_two_replicas(tmp_path, pg_url):
     platform = start_platform(tmp_path)
     gws = replicas(tmp_path, platform.url, pg_url, DRAIN)
     try:
-        acc, token = optician(platform.url)
+        acc, token = optician(platform)
         policy_count = 4  # simulator.policy: cumulative_count for every AMC (checked below)
         policies = requests.get(platform.url + "/v1/standin-policy", timeout=5,
                                 headers={"Authorization": "Bearer " + token})
         if policies.status_code == 200:
             assert {p["cumulative_count"] for p in policies.json()["policies"]} == {policy_count}
         assert all(wait_until(lambda g=g: caches_loaded(g.url), 30) for g in gws)
-        case = catalogue(40)["opti-a"][0]  # small amounts: the count binds, not the ceiling
+        case = catalogue(platform, 40)["opti-a"][0]  # small amounts: the count binds, not the ceiling
         body = pec(case, acc)
         platform.stop()
 
@@ -94,14 +94,14 @@ def test_one_count_limit_across_two_replicas(tmp_path, pg_url):
 
 
 def test_drain_leader_killed_the_other_replica_takes_over(tmp_path, pg_url):
-    cases = catalogue(80)
     points = tmp_path / "failpoints"
     points.mkdir()
     platform = start_platform(tmp_path)
+    cases = catalogue(platform, 80)
     env = {**DRAIN, "TP_FAILPOINTS": "drain_answered", "TP_FAILPOINT_DIR": str(points)}
     gws = replicas(tmp_path, platform.url, pg_url, env)
     try:
-        acc, token = optician(platform.url)
+        acc, token = optician(platform)
         h = {"Authorization": "Bearer " + token}
         assert all(wait_until(lambda g=g: caches_loaded(g.url), 30) for g in gws)
         bodies = [("/v1/eligibility", eligibility(c)) for k in ("opti-a", "opti-b", "audi-i") for c in cases.get(k, [])]

@@ -19,7 +19,7 @@ def services(tmp_path_factory):
     gateway = None
     try:
         gateway = start_gateway(tmp, platform.url, workers=1)
-        yield {"platform": platform.url, "gateway": gateway.url}
+        yield {"platform": platform.url, "gateway": gateway.url, "platform_proc": platform}
     finally:
         if gateway:
             gateway.stop()
@@ -28,7 +28,7 @@ def services(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def token(services):
-    a = accounts(1)[0]
+    a = accounts(services["platform_proc"], 1)[0]
     return login(services["platform"], a["client_id"], a["client_secret"])
 
 

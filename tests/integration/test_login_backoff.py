@@ -49,7 +49,7 @@ def alerts(platform) -> list[dict]:
 
 
 def test_200_wrong_secrets_then_429_alert_and_the_right_secret_after_the_delay(platform):
-    acc = accounts(2)[0]
+    acc = accounts(platform, 2)[0]
     cid, secret = acc["client_id"], acc["client_secret"]
     assert attempt(platform, cid, secret)[0] == 200  # the shop, from its own address, before the attack
 
@@ -79,7 +79,7 @@ def test_200_wrong_secrets_then_429_alert_and_the_right_secret_after_the_delay(p
 
 
 def test_one_address_guessing_is_slowed_down_after_five_failures(platform):
-    acc = accounts(2)[1]
+    acc = accounts(platform, 2)[1]
     statuses = [attempt(platform, acc["client_id"], "wrong", "127.0.1.1")[0] for _ in range(8)]
     # Waits of 0.5, 1, 2 s after the 5th, 6th, 7th failure: one of the next three is inside one.
     assert statuses[:5] == [401] * 5 and 429 in statuses[5:], statuses

@@ -19,14 +19,16 @@ import pytest
 import requests
 
 from tests.support.gateway_live import caches_loaded, eligibility, optician, status, wait_until
-from tests.support.procs import ADMIN_TOKEN, ROOT, cards, login, restart_platform, start_gateway, start_platform
+from tests.support.procs import (ADMIN_TOKEN, ROOT, cards, login, restart_platform, service_account, start_gateway,
+                                 start_platform)
 
 pytestmark = pytest.mark.integration
 
 
-def service_account(seed: int = 42) -> tuple[str, str]:
-    out = subprocess.run([sys.executable, "-m", "simulator", "accounts", "--service", "gw-1", "--seed", str(seed)],
-                         cwd=ROOT, capture_output=True, text=True, check=True).stdout
+def cli_service_account(platform, client_id: str) -> tuple[str, str]:
+    """As an operator provisions a gateway: `simulator accounts --state-dir DIR --service ID`."""
+    out = subprocess.run([sys.executable, "-m", "simulator", "accounts", "--service", client_id, "--state-dir",
+                          str(platform.extra["state"])], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     values = dict(line.split("=", 1) for line in out.split())
     return values["GW_CLIENT_ID"], values["GW_CLIENT_SECRET"]
 
@@ -55,7 +57,7 @@ def test_a_refused_service_account_is_loud(tmp_path):
 
 def test_the_right_service_account_for_another_seed_makes_a_ready_gateway(tmp_path):
     platform = start_platform(tmp_path, seed=7)
-    client_id, secret = service_account(7)
+    client_id, secret = cli_service_account(platform, "gw-3")
     gw = start_gateway(tmp_path, platform.url, env={"GW_CLIENT_ID": client_id, "GW_CLIENT_SECRET": secret})
     try:
         assert requests.get(gw.url + "/readyz", timeout=5).status_code == 200
@@ -84,7 +86,7 @@ def test_a_state_directory_of_another_population_is_refused_with_both_named(tmp_
 def test_advices_with_an_impossible_time_are_refused_and_store_nothing(tmp_path):
     platform = start_platform(tmp_path)
     try:
-        token = login(platform.url, *service_account())
+        token = login(platform.url, *service_account(platform))
         h = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
         advice = {"advice_id": "a" * 32, "operation": "eligibility", "at": 0, "cause": "timeout", "reference": "J-1",
                   "amc_eur": "0.00", "request": {}, "client_id": "opt-000000"}
@@ -103,14 +105,14 @@ def offline_entries(tmp_path, env: dict, fault: dict | None, count: int = 150):
     before the cut, so it is in force from the platform's first answer after the return."""
     platform = start_platform(tmp_path)
     gw = start_gateway(tmp_path, platform.url, env={**env, "GW_OFFLINE_ACCOUNT_MAX_DISTINCT": "1000000"})
-    acc, token = optician(platform.url)  # one account stands for many shops here
+    acc, token = optician(platform)  # one account stands for many shops here
     h = {"Authorization": "Bearer " + token}
     assert wait_until(lambda: caches_loaded(gw.url), 20)
     if fault:
         assert requests.post(platform.extra["control"] + "/v1/faults", json=fault,
                              headers={"Authorization": "Bearer " + ADMIN_TOKEN}, timeout=5).status_code == 201
     platform.stop()
-    eligible = [c for c in cards(2 * count) if c["case"] in ("opti-a", "opti-b", "audi-i", "audi-ii")][:count]
+    eligible = [c for c in cards(platform, 2 * count) if c["case"] in ("opti-a", "opti-b", "audi-i", "audi-ii")][:count]
     s = requests.Session()
     refs = [s.post(gw.url + "/v1/eligibility", json=eligibility(c), headers=h, timeout=10).json()
             .get("journal_reference") for c in eligible]

@@ -35,9 +35,9 @@ def platform(tmp_path_factory):
 
 
 def test_platform_metrics_count_requests_by_operation_and_status_across_workers(platform):
-    a = accounts(1)[0]
+    a = accounts(platform, 1)[0]
     auth = {"Authorization": "Bearer " + login(platform.url, a["client_id"], a["client_secret"])}
-    case = cards(1, beneficiaries=20_000)[0]
+    case = cards(platform, 1)[0]
     body = {k: case[k] for k in ("card", "beneficiary", "domain")}
     n = 30  # new connections each: gunicorn spreads them over both workers
     for _ in range(n):

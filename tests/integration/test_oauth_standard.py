@@ -35,8 +35,8 @@ def loopback_http(monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def accs():
-    return accounts(16)
+def accs(platform):
+    return accounts(platform, 16)
 
 
 def token_url(platform) -> str:

@@ -21,10 +21,10 @@ def test_an_account_probing_offline_is_refused_offline_and_suspended_after_the_d
     platform = start_platform(tmp_path, env={"SIM_DETECT_MAX_DISTINCT_PROBED": "5"})
     gw = start_gateway(tmp_path, platform.url, env={"GW_OFFLINE_ACCOUNT_MAX_FAILED_PROOFS": "8"})
     try:
-        acc, token = optician(platform.url)
+        acc, token = optician(platform)
         h = {"Authorization": "Bearer " + token}
         assert wait_until(lambda: caches_loaded(gw.url), 20)
-        case = next(c for c in cards(40) if c["case"] == "opti-a")
+        case = next(c for c in cards(platform, 40) if c["case"] == "opti-a")
         platform.stop()
         reasons = []
         for day in range(1, 13):  # the right card, guessed birth dates: each a failed identity proof

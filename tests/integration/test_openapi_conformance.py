@@ -7,8 +7,6 @@ undocumented problem code (each status's `code` is an enum) or a body off its sc
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 import uuid
@@ -19,7 +17,7 @@ import requests
 from openapi_core import Config, OpenAPI
 from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
 
-from tests.support.procs import ADMIN_TOKEN, accounts, cards, login, start_gateway, start_platform
+from tests.support.procs import ADMIN_TOKEN, accounts, cards, login, service_account, start_gateway, start_platform
 
 pytestmark = pytest.mark.integration
 BENEFICIARIES = 20_000
@@ -49,10 +47,6 @@ class Checker:
         return r
 
 
-def _gw_secret(client_id: str, seed: int = 42) -> str:
-    return hmac.new(str(seed).encode(), client_id.encode(), hashlib.sha256).hexdigest()[:32]
-
-
 def _body(case: dict, acc: dict | None = None) -> dict:
     body = {k: case[k] for k in ("card", "beneficiary", "domain")}
     if acc is not None:
@@ -77,8 +71,8 @@ def world(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def people():
-    accs = accounts(6)
+def people(world):
+    accs = accounts(world["platform"], 6)
     by_prof = {a["profession"]: a for a in reversed(accs)}
     return accs, by_prof
 
@@ -146,7 +140,7 @@ def test_platform_answers_match_its_served_document(world, people):
     check("POST", "/oauth/token", 415, data=b"x", headers={"Content-Type": "text/plain"})
     check("POST", "/oauth/token", 400, data=b"{", headers={"Content-Type": "application/json"})
     tokens = {"28": tok, "26": login(platform.url, by_prof["26"]["client_id"], by_prof["26"]["client_secret"])}
-    catalogue = cards(130, beneficiaries=BENEFICIARIES)
+    catalogue = cards(world["platform"], 130)
     issued = _professional_replay(check, catalogue[:100], by_prof, tokens)
     assert issued
     auth = {"Authorization": "Bearer " + tokens["28"]}
@@ -164,8 +158,8 @@ def test_platform_answers_match_its_served_document(world, people):
     check("GET", "/v1/standin-policy", 200, headers=auth)
     check("GET", "/v1/standin-policy", 401)
     check("POST", "/v1/advices", 403, json={"advices": []}, headers=auth)
-    gw = {"Authorization": "Bearer " + login(platform.url, "gw-1", _gw_secret("gw-1"))}
-    case = cards(1, beneficiaries=BENEFICIARIES)[0]
+    gw = {"Authorization": "Bearer " + login(platform.url, *service_account(platform, "gw-1"))}
+    case = cards(world["platform"], 1)[0]
     advice = {"advice_id": uuid.uuid4().hex, "operation": "eligibility", "at": time.time() - 60, "cause": "unreachable",
               "reference": "J-1", "amc_eur": "0.00", "request": _body(case), "client_id": acc["client_id"]}
     check("POST", "/v1/advices", 200, json={"advices": [advice]}, headers=gw)
@@ -194,10 +188,9 @@ def test_platform_answers_match_its_served_document(world, people):
 def test_rate_limited_answers_are_documented_on_every_authenticated_operation(world, people):
     throttled = world["throttled"]
     check = Checker(throttled.url)
-    accs, _ = people
-    acc = accs[0]
+    acc = accounts(throttled, 2)[0]  # its own state directory: its own secrets
     auth = {"Authorization": "Bearer " + login(throttled.url, acc["client_id"], acc["client_secret"])}
-    service = {"Authorization": "Bearer " + login(throttled.url, "gw-2", _gw_secret("gw-2"))}
+    service = {"Authorization": "Bearer " + login(throttled.url, *service_account(throttled, "gw-2"))}
     for method, path, who in (("POST", "/v1/eligibility", auth), ("POST", "/v1/pec", auth),
                               ("GET", "/v1/pec/PEC-X", auth), ("GET", "/v1/revocations", auth),
                               ("GET", "/v1/standin-policy", auth), ("POST", "/v1/advices", service)):
@@ -212,7 +205,7 @@ def test_the_gateway_relays_a_throttled_accounts_429_as_documented(world, people
     gateway = start_gateway(tmp_path, throttled.url, workers=1, wait_ready=False)
     try:
         check = Checker(gateway.url)
-        acc = people[0][1]  # another account: its own bucket of 1
+        acc = accounts(throttled, 2)[1]  # another account: its own bucket of 1
         auth = {"Authorization": "Bearer " + login(throttled.url, acc["client_id"], acc["client_secret"])}
         check("POST", "/v1/eligibility", None, json={}, headers=auth)  # spends the burst of 1
         r = check("POST", "/v1/eligibility", 429, json={}, headers=auth)
@@ -227,7 +220,7 @@ def test_gateway_answers_match_its_served_document_online_and_offline(world, peo
     check = Checker(gateway.url)
     _, by_prof = people
     tokens = {p: login(platform.url, by_prof[p]["client_id"], by_prof[p]["client_secret"]) for p in ("28", "26")}
-    catalogue = cards(200, beneficiaries=BENEFICIARIES)[130:]  # not used up by the platform's replay
+    catalogue = cards(world["platform"], 200)[130:]  # not used up by the platform's replay
     issued = _professional_replay(check, catalogue[:30], by_prof, tokens)
     fresh = next(c for c in catalogue[30:] if c["domain"] == "OPTI" and c["expect_pec"]["decision"] == "accepted")
     _error_classes(check, fresh, by_prof["28"], tokens["28"], tokens["26"])

@@ -34,14 +34,14 @@ def platform(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def pro(platform):
-    accs = {a["profession"]: a for a in accounts(3)}
+    accs = {a["profession"]: a for a in accounts(platform, 3)}
     return {p: (a, {"Authorization": "Bearer " + login(platform.url, a["client_id"], a["client_secret"])})
             for p, a in accs.items()}
 
 
 @pytest.fixture(scope="module")
-def catalogue():
-    return cards(120, beneficiaries=20_000)
+def catalogue(platform):
+    return cards(platform, 120)
 
 
 def case_of(catalogue, kind, n):

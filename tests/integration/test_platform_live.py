@@ -26,14 +26,14 @@ def platform(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def session(platform):
-    accs = {a["profession"]: a for a in accounts(2)}
+    accs = {a["profession"]: a for a in accounts(platform, 2)}
     tokens = {p: login(platform.url, a["client_id"], a["client_secret"]) for p, a in accs.items()}
     return accs, tokens
 
 
 @pytest.fixture(scope="module")
-def catalogue():
-    return cards(400, beneficiaries=20_000)
+def catalogue(platform):
+    return cards(platform, 400)
 
 
 def fresh(catalogue, kind: str, n: int = 0) -> dict:
@@ -153,7 +153,7 @@ def test_missing_or_bad_token_is_401(platform):
 
 
 def test_login_accepts_form_and_json_and_refuses_wrong_secret(platform):
-    a = accounts(1)[0]
+    a = accounts(platform, 1)[0]
     r1 = requests.post(platform.url + "/oauth/token", json={"grant_type": "client_credentials", "client_id": a["client_id"],
                                                             "client_secret": a["client_secret"]}, timeout=5)
     assert r1.status_code == 200 and r1.json()["token_type"] == "Bearer"

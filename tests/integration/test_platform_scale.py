@@ -30,10 +30,10 @@ def test_twenty_million_beneficiaries_start_fast_and_stay_small(tmp_path):
         ready_s = time.monotonic() - started
         assert ready_s < 10, f"/healthz answered after {ready_s:.1f} s"
         assert requests.get(proc.url + "/healthz", timeout=5).json()["contracts"] > 8_000_000
-        acc = accounts(1)[0]
+        acc = accounts(proc, 1)[0]
         token = login(proc.url, acc["client_id"], acc["client_secret"])
         peak = 0.0
-        for case in cards(40, beneficiaries=20_000_000):
+        for case in cards(proc, 40):
             body = {k: case[k] for k in ("card", "beneficiary", "domain")}
             r = requests.post(proc.url + "/v1/eligibility", json=body, headers={"Authorization": "Bearer " + token},
                               timeout=10)

@@ -61,7 +61,7 @@ def _pec(platform, case: dict, acc: dict, token: str) -> dict:
 def test_a_sandbox_reset_makes_a_used_up_opti_a_case_accepted_again(platform):
     out = _cli("cards", "--case", "opti-a", "--beneficiaries", str(BENEFICIARIES))
     case = json.loads(out.stdout)
-    acc = next(a for a in accounts(2) if a["profession"] == "28")
+    acc = next(a for a in accounts(platform, 2) if a["profession"] == "28")
     token = login(platform.url, acc["client_id"], acc["client_secret"])
     first = _pec(platform, case, acc, token)
     assert first["decision"] == "accepted"
@@ -76,7 +76,7 @@ def test_a_sandbox_reset_makes_a_used_up_opti_a_case_accepted_again(platform):
 
 
 def test_a_reset_lifts_suspensions_and_needs_the_admin_token(platform):
-    acc = accounts(3)[2]
+    acc = accounts(platform, 3)[2]
     control, admin = platform.extra["control"], {"Authorization": "Bearer " + ADMIN_TOKEN}
     assert requests.post(f"{control}/v1/accounts/{acc['client_id']}/suspend", headers=admin, json={},
                          timeout=5).status_code < 300

@@ -26,7 +26,7 @@ def services(tmp_path_factory):
     gateway = None
     try:
         gateway = start_gateway(tmp, platform.url, workers=1)
-        yield {"platform": platform.url, "gateway": gateway.url}
+        yield {"platform": platform.url, "gateway": gateway.url, "platform_proc": platform}
     finally:
         if gateway:
             gateway.stop()
@@ -35,7 +35,7 @@ def services(tmp_path_factory):
 
 @pytest.mark.parametrize("service", ["platform", "gateway"])
 def test_schemathesis_finds_no_failure_with_every_check_on(services, service, tmp_path):
-    a = accounts(1)[0]
+    a = accounts(services["platform_proc"], 1)[0]
     token = login(services["platform"], a["client_id"], a["client_secret"])
     out = subprocess.run(
         [sys.executable, "-m", "schemathesis.cli", "run", services[service] + "/openapi.json", "--checks", "all",

@@ -36,24 +36,24 @@ def gateway(platform, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def token(platform):
-    acc = first_account()
+    acc = first_account(platform)
     return login(platform.url, acc["client_id"], acc["client_secret"])
 
 
 @pytest.fixture(scope="module")
-def case():
-    return next(c for c in cards(10, beneficiaries=20_000) if c["case"] == "opti-a")
+def case(platform):
+    return next(c for c in cards(platform, 10) if c["case"] == "opti-a")
 
 
 @functools.lru_cache(maxsize=1)
-def first_account() -> dict:
-    return accounts(1)[0]
+def first_account(platform) -> dict:
+    return accounts(platform, 1)[0]
 
 
 def good_body(case: dict, path: str) -> dict:
     body = {"card": case["card"], "beneficiary": dict(case["beneficiary"]), "domain": case["domain"]}
     if path == "/v1/pec":
-        acc = first_account()
+        acc = first_account(platform)
         body.update(professional={"rpps": acc["rpps"], "profession": acc["profession"]}, lines=case["quote"]["lines"])
     return body
 

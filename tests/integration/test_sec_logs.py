@@ -54,20 +54,20 @@ def test_no_identity_in_any_log_line(tmp_path):
     platform = start_platform(tmp_path, env={"SIM_RATE_PER_S": "0"})
     gateway = start_gateway(tmp_path, platform.url) if HAVE_GATEWAY else None
     try:
-        catalogue = cards(60, beneficiaries=20_000)
+        catalogue = cards(platform, 60)
         kinds = ("opti-a", "audi-i", "beneficiary-not-on-card", "card-expired", "contract-terminated",
                  "renewal-not-due", "nir-invalid", "opti-b")
         used = [next(c for c in catalogue if c["case"] == k) for k in kinds]
         for c in used:
             c["prof"] = "26" if c["domain"] == "AUDI" else "28"
-        accs = {a["profession"]: a for a in accounts(2)}
+        accs = {a["profession"]: a for a in accounts(platform, 2)}
         tokens = {p: login(platform.url, a["client_id"], a["client_secret"]) for p, a in accs.items()}
         run_sequence(platform.url, tokens, accs, used)
         if gateway:
             run_sequence(gateway.url, tokens, accs, used)
 
         # the phished account: probes with one real card until suspended
-        attacker = accounts(4)[2]
+        attacker = accounts(platform, 4)[2]
         token = login(platform.url, attacker["client_id"], attacker["client_secret"])
         rng = random.Random(5)
         probe_nirs = []

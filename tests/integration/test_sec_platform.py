@@ -26,8 +26,8 @@ def platform(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def catalogue():
-    return cards(240, beneficiaries=20_000)
+def catalogue(platform):
+    return cards(platform, 240)
 
 
 def random_valid_nir(rng: random.Random) -> str:
@@ -51,7 +51,7 @@ def honest_run(url: str, token: str, cases: list[dict], rate_per_s: float, secon
 
 
 def test_attacker_is_suspended_within_50_probes_while_an_honest_account_is_never_refused(platform, catalogue):
-    accs = accounts(4)
+    accs = accounts(platform, 4)
     attacker, honest = accs[0], accs[2]  # two opticians
     real = [c for c in catalogue if c["case"] == "opti-a"][0]
     eligible = [c for c in catalogue if c["expect"] == {"decision": "eligible", "reason": None}]
@@ -126,7 +126,7 @@ def test_attacker_is_suspended_within_50_probes_while_an_honest_account_is_never
 
 
 def test_a_burst_over_the_bucket_gets_429_with_retry_after(platform):
-    acc = accounts(8)[6]
+    acc = accounts(platform, 8)[6]
     token = login(platform.url, acc["client_id"], acc["client_secret"])
     session = requests.Session()
 

@@ -39,11 +39,11 @@ def test_500_slow_sockets_each_do_not_starve_platform_or_gateway(tmp_path):
     gateway = start_gateway(tmp_path, platform.url)
     slow: list[SlowClients] = []
     try:
-        opticians = [a for a in accounts(8) if a["profession"] == "28"]
+        opticians = [a for a in accounts(platform, 8) if a["profession"] == "28"]
         direct = login(platform.url, opticians[0]["client_id"], opticians[0]["client_secret"])
         via_gw = login(platform.url, opticians[1]["client_id"], opticians[1]["client_secret"])
         assert wait_until(lambda: caches_loaded(gateway.url), 30)
-        body = eligibility(catalogue(20)["opti-a"][0])
+        body = eligibility(catalogue(platform, 20)["opti-a"][0])
         before = status(gateway.url)["breaker"]
 
         slow = [SlowClients(platform.extra["port"], SLOW), SlowClients(gateway.extra["port"], SLOW)]

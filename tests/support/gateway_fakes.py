@@ -42,7 +42,7 @@ def jwk(key: Ed25519PrivateKey, kid: str, use: str) -> dict:
     return {"kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "kid": kid, "x": x.decode(), "tp_use": use}
 
 
-JWKS = {"keys": [jwk(CARD_KEY, f"amc-{AMC}", "card"), jwk(TOKEN_KEY, "token-1", "token")]}
+JWKS = {"keys": [jwk(CARD_KEY, f"amc-{AMC}-1", "card"), jwk(TOKEN_KEY, "token-1", "token")]}
 POLICY = StandinPolicy(AMC, (("AUDI", Decimal("2000")), ("OPTI", Decimal("600"))), Decimal("3500"), 4, 30,
                        86_400, True, "decline")
 
@@ -51,7 +51,7 @@ def card(serial: str = "S-1", valid_to: date = date(2099, 12, 31)) -> str:
     c = Card(AMC, "TPS", "01", "M-1", date(2020, 1, 1), valid_to,
              (CardBeneficiary("Doe", "Jo", BIRTH, 1, NIR),), ("OPTI", "AUDI", "PHAR"), serial, True,
              (("AUDI", "CONFORT"), ("OPTI", "CONFORT")))
-    return sign_card(c, CARD_KEY, f"amc-{AMC}")
+    return sign_card(c, CARD_KEY, f"amc-{AMC}-1")
 
 
 def token(client_id: str = "opt-000001", ttl_s: int = 900, now: float | None = None) -> str:
@@ -82,7 +82,7 @@ JOURNAL = ""  # "" = SQLite in tmp_path; tests/conftest.py's `each_journal` sets
 
 def settings(tmp_path, **kw: Any) -> Settings:
     base = Settings(platform_url="http://platform.test", journal_path=str(tmp_path / "journal.sqlite"),
-                    journal=JOURNAL)
+                    journal=JOURNAL, client_secret="service-secret-of-the-fake-platform")
     return replace(base, **kw)
 
 

@@ -9,9 +9,10 @@ from tests.support.procs import accounts, cards, login
 
 
 
-def optician(platform_url: str) -> tuple[dict, str]:
-    acc = next(a for a in accounts(4) if a["profession"] == "28")
-    return acc, login(platform_url, acc["client_id"], acc["client_secret"])
+def optician(platform) -> tuple[dict, str]:
+    """An optician's sandbox account on this platform (a `procs.Proc`), and a token."""
+    acc = next(a for a in accounts(platform, 4) if a["profession"] == "28")
+    return acc, login(platform.url, acc["client_id"], acc["client_secret"])
 
 
 def eligibility(case: dict) -> dict:
@@ -23,9 +24,9 @@ def pec(case: dict, acc: dict) -> dict:
             **case["quote"]}
 
 
-def catalogue(count: int = 60) -> dict[str, list[dict]]:
+def catalogue(platform, count: int = 60) -> dict[str, list[dict]]:
     out: dict[str, list[dict]] = {}
-    for c in cards(count):
+    for c in cards(platform, count):
         out.setdefault(c["case"], []).append(c)
     return out
 

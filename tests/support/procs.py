@@ -85,6 +85,9 @@ def start_platform(tmp: Path, beneficiaries: int = 20_000, seed: int = 42, worke
     except TimeoutError:
         proc.stop()
         raise TimeoutError(proc.log()[-3000:])
+    _PLATFORMS[proc.url] = proc
+    if "--reset-state" in extra_args:
+        _ISSUED.pop(str(state), None)  # the secrets went with the state
     return proc
 
 
@@ -95,10 +98,19 @@ def restart_platform(tmp: Path, old: Proc, **kwargs) -> Proc:
 
 def start_gateway(tmp: Path, platform_url: str, resilience: str = "full", journal: Path | str | None = None,
                   port: int | None = None, workers: int = 2, env: dict[str, str] | None = None,
-                  wait_ready: bool = True, timeout_s: float = 60.0, state_dir: Path | None = None) -> Proc:
+                  wait_ready: bool = True, timeout_s: float = 60.0, state_dir: Path | None = None,
+                  platform: Proc | None = None) -> Proc:
     """`journal`: a SQLite path (default tmp/journal.sqlite) or a PostgreSQL URL shared by
-    replicas, each of which then keeps its local state in `state_dir` (default one per port)."""
+    replicas, each of which then keeps its local state in `state_dir` (default one per port).
+    The service account's secret comes from `platform` (default: the one started at
+    `platform_url`; pass it for a platform behind a proxy) unless `env` sets one."""
     port = port or free_port()
+    env = dict(env or {})
+    if not ({"GW_CLIENT_SECRET", "GW_CLIENT_SECRET_FILE"} & set(env)):
+        owner = platform or _PLATFORMS.get(platform_url.rstrip("/"))
+        if owner is None:
+            raise ValueError(f"start_gateway: which platform issues the secret for {platform_url}? pass platform=")
+        env["GW_CLIENT_SECRET_FILE"] = str(service_secret_file(owner, env.get("GW_CLIENT_ID", "gw-1")))
     journal = journal or tmp / "journal.sqlite"
     if str(journal).startswith("postgresql://"):
         state_dir = state_dir or tmp / f"gateway-state-{port}"
@@ -127,16 +139,56 @@ def login(base_url: str, client_id: str, secret: str) -> str:
     return r.json()["access_token"]
 
 
-def accounts(count: int = 4, seed: int = 42) -> list[dict]:
-    out = subprocess.run([sys.executable, "-m", "simulator", "accounts", "--count", str(count), "--seed", str(seed)],
-                         cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    import json
-    return [json.loads(l) for l in out.splitlines()]
+_PLATFORMS: dict[str, Proc] = {}  # platform URL -> the platform last started there
+_ISSUED: dict[str, dict[str, dict]] = {}  # state directory -> client id -> {client_id, client_secret, ...}
 
 
-def cards(count: int, seed: int = 42, beneficiaries: int = 20_000) -> list[dict]:
-    out = subprocess.run([sys.executable, "-m", "simulator", "cards", "--count", str(count), "--seed", str(seed),
-                          "--beneficiaries", str(beneficiaries)], cwd=ROOT, capture_output=True, text=True,
-                         check=True).stdout
-    import json
-    return [json.loads(l) for l in out.splitlines()]
+def control(platform: Proc, method: str, path: str, **kwargs) -> requests.Response:
+    """A call to the platform's control API with the tests' admin token."""
+    return requests.request(method, platform.extra["control"] + path, timeout=kwargs.pop("timeout", 60),
+                            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, **kwargs)
+
+
+def issued(platform: Proc, client_ids: list[str]) -> dict[str, dict]:
+    """Credentials for these accounts, issued once per state directory (a secret is shown
+    once: kept here for the test run; one issued by someone else is reissued)."""
+    have = _ISSUED.setdefault(str(platform.extra["state"]), {})
+    missing = [i for i in client_ids if i not in have]
+    for reissue in (False, True):
+        if not missing:
+            break
+        r = control(platform, "POST", "/v1/sandbox/accounts", json={"client_ids": missing, "reissue": reissue})
+        r.raise_for_status()
+        for row in r.json()["accounts"]:
+            if row["client_secret"]:
+                have[row["client_id"]] = row
+        missing = [i for i in missing if i not in have]
+    return {i: have[i] for i in client_ids}
+
+
+def accounts(platform: Proc, count: int = 4) -> list[dict]:
+    """The first `count` sandbox accounts with their secrets (opticians even, audiologists odd)."""
+    from simulator.accounts import account
+    ids = [account(platform.extra["seed"], k).client_id for k in range(count)]
+    return list(issued(platform, ids).values())
+
+
+def service_account(platform: Proc, client_id: str = "gw-1") -> tuple[str, str]:
+    return client_id, issued(platform, [client_id])[client_id]["client_secret"]
+
+
+def service_secret_file(platform: Proc, client_id: str = "gw-1") -> Path:
+    """A 0600 file holding a gateway service account's secret, as an operator would provision it."""
+    path = Path(platform.extra["state"]).parent / f"{client_id}-{platform.extra['port']}.secret"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(service_account(platform, client_id)[1] + "\n")
+    return path
+
+
+def cards(platform: Proc, count: int, case: str | None = None) -> list[dict]:
+    """Sandbox catalogue cases, their cards signed with this platform's current keys."""
+    r = control(platform, "GET", "/v1/sandbox/cases", params={"count": count, **({"case": case} if case else {})})
+    r.raise_for_status()
+    return r.json()["cases"]

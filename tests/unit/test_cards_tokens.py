@@ -7,19 +7,21 @@ from datetime import date
 
 import pytest
 
-from simulator.keys import TOKEN_KID, jwks, private_key
+from simulator.keys import Keyring, new_key
 from simulator.population import Population, card_of
 from tiers_payant.cards import keys_from_jwks, looks_like_jws, peek_amc, sign_card, verify_card
 from tiers_payant.problems import DECLINE_CODES, REGISTRY, Problem
 from tiers_payant.tokens import issue_token, verify_token
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 POP = Population(seed=42, size=1000, reference_date=date(2026, 11, 28))
+RING = Keyring.in_memory([a.number for a in POP.amcs])  # random keys, as a state directory's
 
 
 def _card(i: int = 3) -> tuple[str, dict]:
     c = POP.contract(i)
-    token = sign_card(card_of(c), private_key(42, c.amc.kid), c.amc.kid)
-    return token, keys_from_jwks(jwks(42, [a.kid for a in POP.amcs]))
+    kid, key = RING.card_signer(c.amc.number)
+    return sign_card(card_of(c), key, kid), keys_from_jwks(RING.jwks(0))
 
 
 def test_a_signed_card_verifies_with_the_published_jwks():
@@ -44,27 +46,31 @@ def test_a_card_signed_by_another_amcs_key_is_refused():
     c = POP.contract(3)
     other = next(a for a in POP.amcs if a.kid != c.amc.kid)
     _, keys = _card()
-    token = sign_card(card_of(c), private_key(42, other.kid), other.kid)  # kid says other AMC, payload says c's
+    token = sign_card(card_of(c), *reversed(RING.card_signer(other.number)))  # kid says other AMC, payload c's
     assert verify_card(token, keys.get) == (None, "CARD_SIGNATURE_INVALID")
 
 
 def test_unknown_key_and_garbage():
     _, keys = _card()
-    rogue = sign_card(card_of(POP.contract(3)), private_key(42, "amc-000000000"), "amc-000000000")
+    rogue_key = Ed25519PrivateKey.from_private_bytes(new_key()[1])
+    rogue = sign_card(card_of(POP.contract(3)), rogue_key, "amc-000000000-1")
     assert verify_card(rogue, keys.get) == (None, "UNKNOWN_AMC")
+    unversioned = sign_card(card_of(POP.contract(3)), rogue_key, f"amc-{POP.contract(3).amc.number}")
+    assert verify_card(unversioned, keys.get) == (None, "UNKNOWN_AMC")
     assert verify_card("a.b.c", keys.get) == (None, "CARD_SIGNATURE_INVALID")
     assert not looks_like_jws("not a token")
 
 
 def test_tokens_expire_and_must_be_signed_by_the_token_key():
-    keys = keys_from_jwks(jwks(42, []))
-    tok = issue_token(private_key(42, TOKEN_KID), TOKEN_KID, client_id="opt-000001", rpps="10000000001",
+    keys = keys_from_jwks(RING.jwks(0, {"token"}))
+    kid, key = RING.signer("token")
+    tok = issue_token(key, kid, client_id="opt-000001", rpps="10000000001",
                       profession="28", credential_version=0, now=1000.0, ttl_s=60, jti="x")
     assert verify_token(tok, keys, now=1030.0).client_id == "opt-000001"
     with pytest.raises(Problem) as exc:
         verify_token(tok, keys, now=1061.0)
     assert exc.value.code == "UNAUTHORIZED"
-    forged = issue_token(private_key(42, "amc-1"), TOKEN_KID, client_id="opt-000001", rpps="1", profession="28",
+    forged = issue_token(RING.card_signer(POP.amcs[0].number)[1], kid, client_id="opt-000001", rpps="1", profession="28",
                          credential_version=0, now=1000.0, ttl_s=60, jti="y")
     with pytest.raises(Problem):
         verify_token(forged, keys, now=1001.0)

@@ -1,9 +1,6 @@
 """Settings from GW_* variables, and back (serve -> gunicorn workers)."""
 from __future__ import annotations
 
-import hashlib
-import hmac
-
 import pytest
 
 from gateway.online.breaker import config_of
@@ -14,7 +11,7 @@ def test_defaults_match_the_documented_contract():
     s = from_env({})
     assert (s.connect_timeout_s, s.read_timeout_s, s.deadline_s) == (0.25, 1.0, 1.5)
     assert s.resilience == "full" and s.workers == 2 and s.client_id == "gw-1"
-    assert s.client_secret == hmac.new(b"42", b"gw-1", hashlib.sha256).hexdigest()[:32]
+    assert s.client_secret == "" and s.service_secret() == ""  # no default secret: issued by the platform
     assert s.cache_path.endswith("/cache") and s.breaker_path.endswith("journal.sqlite.breaker")
 
 
@@ -62,3 +59,12 @@ def test_a_journal_url_in_logs_and_errors_hides_its_password():
     assert redacted("postgresql://gw:s3cret@db:5432/j") == "postgresql://gw:***@db:5432/j"
     assert redacted("postgresql://gw@db/j") == "postgresql://gw@db/j"
     assert redacted("/var/gateway/journal.sqlite") == "/var/gateway/journal.sqlite"
+
+
+def test_the_service_secret_is_read_from_its_file_at_use(tmp_path):
+    path = tmp_path / "gw-1.secret"
+    path.write_text("first\n")
+    s = from_env({"GW_CLIENT_SECRET_FILE": str(path), "GW_CLIENT_SECRET": "ignored"})
+    assert s.service_secret() == "first"
+    path.write_text("rotated\n")  # a secret replaced on disk is used at the next login, without a restart
+    assert s.service_secret() == "rotated"

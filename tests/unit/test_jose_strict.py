@@ -8,7 +8,7 @@ from datetime import date
 import jwt
 import pytest
 
-from simulator.keys import TOKEN_KID, jwks, private_key
+from simulator.keys import Keyring
 from simulator.population import Population, card_of
 from tiers_payant.cards import jwk_public_key, keys_from_jwks, looks_like_jws, sign_card, verify_card
 from tiers_payant.problems import Problem
@@ -16,7 +16,17 @@ from tiers_payant.tokens import AUDIENCE, CLOCK_LEEWAY_S, ISSUER, issue_token, v
 
 POP = Population(seed=42, size=200, reference_date=date(2026, 11, 28))
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-KEYS = keys_from_jwks(jwks(42, [a.kid for a in POP.amcs]))
+RING = Keyring.in_memory([a.number for a in POP.amcs])  # random keys, as a state directory's
+KEYS = keys_from_jwks(RING.jwks(0))
+TOKEN_KID, TOKEN_KEY = RING.signer("token")
+
+
+def card_kid(c) -> str:
+    return RING.card_signer(c.amc.number)[0]
+
+
+def card_key(c):
+    return RING.card_signer(c.amc.number)[1]
 
 
 def _b64(raw: bytes) -> str:
@@ -26,8 +36,8 @@ def _b64(raw: bytes) -> str:
 def _card_with_header(**extra) -> str:
     c = POP.contract(3)
     payload = json.dumps(card_of(c).to_json(), separators=(",", ":")).encode()
-    return jwt.PyJWS().encode(payload, private_key(42, c.amc.kid), algorithm="EdDSA",
-                              headers={"kid": c.amc.kid, "typ": "tp-card+jws", **extra})
+    return jwt.PyJWS().encode(payload, card_key(c), algorithm="EdDSA",
+                              headers={"kid": card_kid(c), "typ": "tp-card+jws", **extra})
 
 
 def test_a_card_with_an_unknown_crit_extension_is_refused_though_its_signature_holds():
@@ -40,7 +50,7 @@ def test_a_card_with_an_unknown_crit_extension_is_refused_though_its_signature_h
 def test_a_card_without_its_explicit_type_is_refused():
     c = POP.contract(3)
     payload = json.dumps(card_of(c).to_json()).encode()
-    untyped = jwt.PyJWS().encode(payload, private_key(42, c.amc.kid), algorithm="EdDSA", headers={"kid": c.amc.kid})
+    untyped = jwt.PyJWS().encode(payload, card_key(c), algorithm="EdDSA", headers={"kid": card_kid(c)})
     assert verify_card(untyped, KEYS.get) == (None, "CARD_SIGNATURE_INVALID")
 
 
@@ -66,7 +76,7 @@ def _token(now: float = 1000.0, **claims) -> str:
     base = {k: v for k, v in base.items() if v is not None}
     headers = {"kid": TOKEN_KID}
     headers.update(claims.pop("_headers", {}) if "_headers" in claims else {})
-    return jwt.encode(base, private_key(42, TOKEN_KID), algorithm="EdDSA", headers=headers)
+    return jwt.encode(base, TOKEN_KEY, algorithm="EdDSA", headers=headers)
 
 
 def _refused(token: str, now: float = 1001.0) -> str:
@@ -77,7 +87,7 @@ def _refused(token: str, now: float = 1001.0) -> str:
 
 
 def test_issued_tokens_carry_iss_aud_iat_and_verify():
-    tok = issue_token(private_key(42, TOKEN_KID), TOKEN_KID, client_id="opt-000001", rpps="1", profession="28",
+    tok = issue_token(TOKEN_KEY, TOKEN_KID, client_id="opt-000001", rpps="1", profession="28",
                       credential_version=0, now=1000.0, ttl_s=60, jti="x")
     claims = jwt.decode(tok, options={"verify_signature": False})
     assert claims["iss"] == ISSUER and claims["aud"] == AUDIENCE and claims["iat"] == 1000
@@ -102,19 +112,19 @@ def test_iat_and_nbf_in_the_future_are_tolerated_within_the_leeway_only():
 def test_a_token_with_an_unknown_crit_is_refused():
     base = {"iss": ISSUER, "aud": AUDIENCE, "sub": "s", "rpps": "1", "profession": "28", "cv": 0, "iat": 1000,
             "exp": 1060}
-    tok = jwt.encode(base, private_key(42, TOKEN_KID), algorithm="EdDSA",
+    tok = jwt.encode(base, TOKEN_KEY, algorithm="EdDSA",
                      headers={"kid": TOKEN_KID, "crit": ["x-unknown"], "x-unknown": True})
     assert "header" in _refused(tok)
 
 
 def test_a_card_cannot_pass_as_a_token():
     c = POP.contract(3)
-    card = sign_card(card_of(c), private_key(42, c.amc.kid), c.amc.kid)
+    card = sign_card(card_of(c), card_key(c), card_kid(c))
     _refused(card)
 
 
 def test_the_published_jwks_has_use_not_key_ops_and_a_jwk_with_both_is_refused():
-    keys = jwks(42, [a.kid for a in POP.amcs])["keys"]
+    keys = RING.jwks(0)["keys"]
     assert all(k["use"] == "sig" and "key_ops" not in k for k in keys)
     with pytest.raises(ValueError):
         jwk_public_key({**keys[0], "key_ops": ["verify"]})

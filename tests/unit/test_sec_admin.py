@@ -23,6 +23,12 @@ def client(app):
     return app.test_client()
 
 
+def issue(client, *client_ids: str) -> dict[str, str]:
+    r = client.post("/v1/sandbox/accounts", base_url=CONTROL, headers=ADMIN, json={"client_ids": list(client_ids)})
+    assert r.status_code == 200 and r.headers["Cache-Control"] == "no-store"
+    return {row["client_id"]: row["client_secret"] for row in r.json["accounts"]}
+
+
 def login(client, client_id: str, secret: str):
     return client.post("/oauth/token", data={"grant_type": "client_credentials", "client_id": client_id,
                                              "client_secret": secret})
@@ -46,16 +52,16 @@ def test_unknown_accounts_are_404(client):
 
 
 def test_suspend_enable_cycle_through_the_control_api(client):
-    a = account(42, 0)
-    token = login(client, a.client_id, a.client_secret).json["access_token"]
+    a, other = account(42, 0), account(42, 1)
+    secrets = issue(client, a.client_id, other.client_id)
+    token = login(client, a.client_id, secrets[a.client_id]).json["access_token"]
     bearer = {"Authorization": "Bearer " + token}
     r = client.post(f"/v1/accounts/{a.client_id}/suspend", base_url=CONTROL, headers=ADMIN)
     assert r.status_code == 200 and r.json["suspended"] and r.json["revoked"]
     refused = client.get("/v1/revocations", headers=bearer)
     assert refused.status_code == 403 and refused.json["code"] == "ACCOUNT_SUSPENDED"
-    assert login(client, a.client_id, a.client_secret).json["code"] == "ACCOUNT_SUSPENDED"
-    other = account(42, 1)
-    other_bearer = {"Authorization": "Bearer " + login(client, other.client_id, other.client_secret).json["access_token"]}
+    assert login(client, a.client_id, secrets[a.client_id]).json["code"] == "ACCOUNT_SUSPENDED"
+    other_bearer = {"Authorization": "Bearer " + login(client, other.client_id, secrets[other.client_id]).json["access_token"]}
     assert a.client_id in client.get("/v1/revocations", headers=other_bearer).json["accounts"]
     alerts = client.get("/v1/alerts", base_url=CONTROL, headers=ADMIN).json["alerts"]
     assert [(x["kind"], x["client_id"]) for x in alerts] == [("account_suspended", a.client_id)]
@@ -69,13 +75,15 @@ def test_suspend_enable_cycle_through_the_control_api(client):
 
 def test_reset_credentials_kills_old_tokens_and_the_old_secret(client):
     a = account(42, 2)
-    old = {"Authorization": "Bearer " + login(client, a.client_id, a.client_secret).json["access_token"]}
+    first = issue(client, a.client_id)[a.client_id]
+    assert issue(client, a.client_id) == {a.client_id: None}  # shown once: never again
+    old = {"Authorization": "Bearer " + login(client, a.client_id, first).json["access_token"]}
     r = client.post(f"/v1/accounts/{a.client_id}/reset-credentials", base_url=CONTROL, headers=ADMIN)
     assert r.status_code == 200 and r.headers["Cache-Control"] == "no-store"
     new_secret = r.json["client_secret"]
     assert r.json["credential_version"] == 1
     assert client.get("/v1/revocations", headers=old).status_code == 401
-    assert login(client, a.client_id, a.client_secret).status_code == 401
+    assert login(client, a.client_id, first).status_code == 401
     fresh = login(client, a.client_id, new_secret)
     assert fresh.status_code == 200
     assert client.get("/v1/revocations", headers={"Authorization": "Bearer " + fresh.json["access_token"]}).status_code == 200

@@ -10,10 +10,10 @@ import json
 from datetime import date
 from decimal import Decimal
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from simulator.keys import private_key
 from tiers_payant.pec_request import quote_lines
 from tiers_payant.cards import verify_card
 from tiers_payant.coverage import History, compute_pec, line_problems, shape_problems
@@ -149,7 +149,8 @@ def test_any_json_value_parses_or_gives_a_problem(value):
 
 # ---- card parsing ----
 
-KID = "amc-123456789"
+KID = "amc-123456789-1"
+KEY = Ed25519PrivateKey.generate()
 
 
 def compact(header: dict, claims, key=None) -> str:
@@ -157,12 +158,12 @@ def compact(header: dict, claims, key=None) -> str:
         return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
     head = b64(json.dumps(header).encode())
     body = b64(json.dumps(claims).encode()) if not isinstance(claims, bytes) else b64(claims)
-    sig = (key or private_key(42, KID)).sign(f"{head}.{body}".encode())
+    sig = (key or KEY).sign(f"{head}.{body}".encode())
     return f"{head}.{body}.{b64(sig)}"
 
 
 def keys(kid: str):
-    return private_key(42, KID).public_key() if kid == KID else None
+    return KEY.public_key() if kid == KID else None
 
 
 @FAST

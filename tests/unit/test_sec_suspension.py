@@ -10,7 +10,7 @@ from simulator.security.detection import Lookup, Thresholds, summarise
 from simulator.security.suspension import (RESTORED, LookupWatch, account_report, alerts, enable, reset_credentials,
                                            window_stats)
 from simulator.store import Store
-from tiers_payant.privacy import secret_digest
+from simulator.credentials import secret_ok
 
 
 @pytest.fixture
@@ -103,7 +103,8 @@ def test_reset_credentials_bumps_the_version_and_stores_the_new_secrets_digest(s
     assert (first["credential_version"], second["credential_version"]) == (1, 2)
     assert first["client_secret"] != second["client_secret"] and len(second["client_secret"]) >= 32
     row = store.query("SELECT secret FROM accounts WHERE client_id='aud-000001'")[0]
-    assert row["secret"] == secret_digest(second["client_secret"])  # hashed at rest, shown once
+    assert row["secret"].startswith("$argon2id$") and secret_ok(row["secret"], second["client_secret"])  # hashed
+    assert not secret_ok(row["secret"], first["client_secret"])
     assert second["client_secret"] not in row["secret"]
     assert second["client_secret"] not in str(alerts(store))
 
