@@ -113,11 +113,11 @@ def main() -> int:
 
 
 def soak(args, rng: random.Random, tmp: Path, journal_url: str | None) -> int:
-    cases = catalogue(120)
     platform = start_platform(tmp, env=OPEN)
+    cases = catalogue(platform, 120)
     gw = start_gateway(tmp, platform.url, env=DRAIN, journal=journal_url)
     port, journal = gw.extra["port"], gw.extra["journal"]
-    acc, token = optician(platform.url)
+    acc, token = optician(platform)
     eligible = [c for k in ("opti-a", "opti-b", "audi-i", "audi-ii") for c in cases.get(k, [])]
     bodies = [("/v1/eligibility", eligibility(c)) for c in eligible] + \
              [("/v1/pec", pec(c, acc)) for k in ("opti-a", "opti-b") for c in cases.get(k, [])]

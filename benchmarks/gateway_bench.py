@@ -311,10 +311,10 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="gwbench-"))
     platform = start_platform(tmp, extra_args=("--detection", "off"), env={"SIM_RATE_PER_S": "0"})
     try:
-        acc = next(x for x in accounts(4) if x["profession"] == "28")
+        acc = next(x for x in accounts(platform, 4) if x["profession"] == "28")
         token = login(platform.url, acc["client_id"], acc["client_secret"])
         headers = {"Authorization": "Bearer " + token}
-        pool = cards(max(300, a.offline_cards))
+        pool = cards(platform, max(300, a.offline_cards))
         bodies = [{"card": c["card"], "beneficiary": c["beneficiary"], "domain": c["domain"]}
                   for c in pool[:300] if c["expect"].get("decision") == "eligible"]
         runs = {}

@@ -35,7 +35,7 @@ def main() -> int:
     args = ap.parse_args()
     platform = start_platform(Path(tempfile.mkdtemp(prefix="login-bench-")), beneficiaries=2_000, workers=1,
                               env=NO_WAITS)
-    known = accounts(1)[0]["client_id"]
+    known = accounts(platform, 1)[0]["client_id"]
     took: dict[str, list[float]] = {"known": [], "unknown": []}
     try:
         with requests.Session() as s:

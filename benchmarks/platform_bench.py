@@ -76,8 +76,8 @@ def run(beneficiaries: int, n: int, threads: int, tmp: Path) -> dict:
     try:
         # Many professionals, each well under the per-account rate limit (20/s): the
         # realistic path, token bucket and lookup recording included.
-        tokens = [login(proc.url, a["client_id"], a["client_secret"]) for a in accounts(60)]
-        eligible = [c for c in cards(120, beneficiaries=beneficiaries) if c["expect"].get("decision") == "eligible"]
+        tokens = [login(proc.url, a["client_id"], a["client_secret"]) for a in accounts(proc, 60)]
+        eligible = [c for c in cards(proc, 120) if c["expect"].get("decision") == "eligible"]
         bodies = [{k: c[k] for k in ("card", "beneficiary", "domain")} for c in eligible]
         local = __import__("threading").local()
 

@@ -96,7 +96,7 @@ def main() -> int:
     result: dict = {"slow_sockets": args.slow, "honest_per_run": args.honest, "runs": args.runs,
                     "bound_s": args.bound_s}
     try:
-        opticians = [a for a in accounts(8) if a["profession"] == "28"]
+        opticians = [a for a in accounts(platform, 8) if a["profession"] == "28"]
         tokens = [login(platform.url, a["client_id"], a["client_secret"]) for a in opticians[:2]]
         wait_until(lambda: caches_loaded(gateway.url), 30)
         body = eligibility(catalogue(20)["opti-a"][0])

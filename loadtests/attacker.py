@@ -29,11 +29,12 @@ from urllib.parse import urlencode
 
 import gevent
 from locust import constant_throughput, task
+from locust.exception import StopUser
 from locust.contrib.fasthttp import FastHttpUser
 
 from loadtests import collect
 from loadtests.expect import Answer, summarize
-from loadtests.intruder import ATTACK, ATTACKER_ACCOUNT, random_identity
+from loadtests.intruder import ATTACK, ATTACKER_CLIENT_ID, random_identity
 from loadtests.users import _json
 
 LOOKUPS_PER_S = 10
@@ -52,14 +53,15 @@ class Attacker(FastHttpUser):
     connection_timeout, network_timeout = 5.0, 20.0
 
     def on_start(self) -> None:
-        from simulator.accounts import account
-
         run = collect.STATE
         for _ in range(600):  # a worker may get its users while it still loads the cases
             if run.cases:
                 break
             gevent.sleep(0.1)
-        self.account = account(run.seed, ATTACKER_ACCOUNT)
+        self.account = run.credentials_for(ATTACKER_CLIENT_ID)  # issued with the shops' (loadtests.sandbox)
+        if self.account is None:
+            run.note("no credentials for the intruder's account: LOADTESTS_CREDENTIALS is unset")
+            raise StopUser()
         genuine = [c for c in run.cases if c["case"] in GENUINE]
         self.card = genuine[0]["card"] if genuine else None
         self.unusable = [c["card"] for c in run.cases if c["case"] in UNUSABLE]

@@ -44,6 +44,7 @@ class RunState:
     stopping: bool = False
     pec_share: float = 0.25
     cases: list[dict] = field(default_factory=list)
+    credentials: list = field(default_factory=list)  # loadtests.sandbox.Credentials, from LOADTESTS_CREDENTIALS
     samples: list[Sample] = field(default_factory=list)  # t_s is epoch until rebased
     pending_rows: list[list] = field(default_factory=list)  # a worker's unsent rows
     by_node: collections.Counter = field(default_factory=collections.Counter)
@@ -58,6 +59,12 @@ class RunState:
         """Remember what went wrong once (a failing poll would repeat it twice a second)."""
         if text not in self.notes and len(self.notes) < 20:
             self.notes.append(text[:200])
+
+    def credentials_of(self, profession: str, reserved: tuple[str, ...] = ()) -> list:
+        return [c for c in self.credentials if c.profession == profession and c.client_id not in reserved]
+
+    def credentials_for(self, client_id: str):
+        return next((c for c in self.credentials if c.client_id == client_id), None)
 
     def cases_for(self, domain: str) -> list[dict]:
         return [c for c in self.cases if c["domain"] == domain] or self.cases

@@ -10,6 +10,7 @@ from tiers_payant.nir import is_valid_nir, make_nir
 
 ATTACK = "attack"  # the operation name of the intruder's samples
 ATTACKER_ACCOUNT = 998  # one of the last two sandbox accounts, which shops never take (loadtests.users)
+ATTACKER_CLIENT_ID = f"opt-{ATTACKER_ACCOUNT:06d}"  # an optician's id (even k): it does not depend on the seed
 
 
 def random_identity(rng: random.Random, seen: set) -> dict:

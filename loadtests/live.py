@@ -25,6 +25,8 @@ from loadtests.collect import STATE, control, gateway_status
 from loadtests.live_guard import SESSION_COOKIE, Guard, allowed_hosts
 from loadtests.live_series import series
 
+LIVE_ACCOUNTS = 60  # per profession: more shops than a classroom starts
+
 HERE = Path(__file__).parent
 BUTTONS = {"down": {"mode": "down"}, "up": {"mode": "up"},
            "slow": {"mode": "latency", "ms": 1200, "jitter_ms": 600}}
@@ -154,7 +156,7 @@ def live_ui(scenario: str, web_port: int = 8089, live_port: int = 8090) -> int:
         return 130
     with stack:
         print("\n".join(stack.describe()))
-        stacks.sandbox_cases(stack.seed, stack.beneficiaries, CASES)
+        stack.prepare_sandbox(CASES, LIVE_ACCOUNTS)
         cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", stack.gateway_url,
                "--scenario", scenario, "--platform-url", stack.platform_url, "--control-url",
                stack.control_url or "", "--beneficiaries", str(stack.beneficiaries), "--sandbox-seed",

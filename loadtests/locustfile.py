@@ -12,6 +12,7 @@ start, polls the gateway, merges the workers' samples and, with `--out`, writes
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from locust.runners import MasterRunner, WorkerRunner
 from loadtests import collect
 from loadtests.capture import progress, write_capture, write_json
 from loadtests.collect import STATE
+from loadtests.sandbox import credentials_from_env
 from loadtests.scenarios import load, parse_duration, scaled
 from loadtests.shape import ScenarioShape  # noqa: F401  (Locust finds the shape here)
 from loadtests.users import Audiologist, Optician  # noqa: F401  (and the users)
@@ -55,10 +57,15 @@ def _options(parser, **_):
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
-def load_cases(seed: int, beneficiaries: int, count: int) -> list[dict]:
-    from loadtests.stack import sandbox_cases  # `run` made the file already; a remote worker makes it
-    path = sandbox_cases(seed, beneficiaries, count)
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+def load_cases() -> list[dict]:
+    """The run's cases, from the file the runner wrote (`loadtests.sandbox`); a worker on
+    another machine gets the same file and credentials variable from whoever starts it."""
+    path = os.environ.get("LOADTESTS_CASES_FILE")
+    if not path or not Path(path).exists():
+        STATE.note("no sandbox cases: LOADTESTS_CASES_FILE is unset or missing (start Locust through "
+                   "`python -m loadtests run`, or give it the file and LOADTESTS_CREDENTIALS)")
+        return []
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
 
 
 def configure(environment) -> None:
@@ -80,7 +87,8 @@ def configure(environment) -> None:
         if name in known:
             known[name].weight = weight
     if not isinstance(environment.runner, MasterRunner) and not STATE.cases:
-        STATE.cases = load_cases(o.sandbox_seed, o.beneficiaries, o.cases)
+        STATE.cases = load_cases()
+        STATE.credentials = credentials_from_env()
 
 
 @events.init.add_listener

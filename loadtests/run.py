@@ -85,7 +85,7 @@ def run_locust(opts: RunOptions, stack: Stack, scenario: Scenario, folder: Path)
     INTERRUPT: then the master is asked to stop (SIGTERM: it still writes its capture).
     Returns (exit code, interrupted)."""
     folder.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, **stack.env(), "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, **stack.env(), "PYTHONPATH": str(ROOT), "LOADTESTS_WORKER_COUNT": str(opts.workers or 1)}
     procs = []
     ticker = Ticker(folder / "progress.json", scenario) if opts.progress else None
     LOCUST_RUNNING.set()
@@ -197,7 +197,7 @@ def run(opts: RunOptions, stack: Stack | None = None,
     try:
         if own and opts.progress:
             print("\n".join(stack.describe()), flush=True)
-        stacks.sandbox_cases(stack.seed, stack.beneficiaries, CASES)  # once, before Locust's processes race for it
+        stack.prepare_sandbox(CASES, scenario.peak_users)  # once, before Locust's processes start
         if opts.progress:
             print(f"{scenario.name}: {len(scenario.phases)} phases, {scenario.duration_s:g} s, "
                   f"up to {scenario.peak_users} users against {stack.gateway_url}; report in {folder}", flush=True)

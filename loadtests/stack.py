@@ -23,7 +23,6 @@ running one detects enumeration cannot be asked. It starts its own with `--detec
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import secrets
 import shutil
@@ -32,7 +31,6 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 
 import requests
@@ -70,31 +68,6 @@ def wait_for(url: str, proc: subprocess.Popen, log: Path, timeout_s: float = 90.
     raise RuntimeError(f"{url} not ready after {timeout_s:.0f} s; log {log}:\n{_tail(log)}")
 
 
-def _rules_version() -> str:
-    """A digest of the code the catalogue's cases and expectations come from: a case file
-    made before the rules changed must not be reused (its expected amounts would be stale)."""
-    digest = hashlib.sha256()
-    for folder in ("tiers_payant", "simulator"):
-        for source in sorted((ROOT / folder).rglob("*.py")):
-            digest.update(source.read_bytes())
-    return digest.hexdigest()[:12]
-
-
-def sandbox_cases(seed: int, beneficiaries: int, count: int) -> Path:
-    """The sandbox catalogue (`python -m simulator cards`) as a file, generated once a day
-    per (seed, size, count, rules) under var/: every Locust process of the run reads the same."""
-    path = VAR / f"cases-{seed}-{beneficiaries}-{count}-{date.today()}-{_rules_version()}.jsonl"
-    if not path.exists():
-        out = subprocess.run([sys.executable, "-m", "simulator", "cards", "--count", str(count), "--seed",
-                              str(seed), "--beneficiaries", str(beneficiaries)], cwd=ROOT, check=True,
-                             capture_output=True, text=True).stdout
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(out)
-        os.replace(tmp, path)  # processes may race here: the file is whole or absent
-    return path
-
-
 def _tail(log: Path, chars: int = 2000) -> str:
     return log.read_text(errors="replace")[-chars:] if log.exists() else ""
 
@@ -111,6 +84,7 @@ class Stack:
     started: dict[str, subprocess.Popen] = field(default_factory=dict)
     reused: dict[str, str] = field(default_factory=dict)  # service -> why it was reused (for the first lines)
     own_gateway: bool = True  # False for GATEWAY_URL: a target that may not be this product's gateway
+    sandbox_env: dict[str, str] = field(default_factory=dict)  # cases file and credentials (loadtests.sandbox)
 
     def stop(self, name: str | None = None) -> None:
         """Stop what this stack started (or only `name`), each by its own process group."""
@@ -126,7 +100,12 @@ class Stack:
         self.stop()
 
     def env(self) -> dict[str, str]:
-        return {"SIM_ADMIN_TOKEN": self.admin_token}
+        return {"SIM_ADMIN_TOKEN": self.admin_token, **self.sandbox_env}
+
+    def prepare_sandbox(self, cases: int, per_profession: int) -> None:
+        """Signed cases and freshly issued credentials for the run's Locust processes."""
+        from loadtests.sandbox import prepare
+        self.sandbox_env = prepare(self, cases, per_profession, VAR)
 
     def describe(self) -> list[str]:
         """The first lines of a run: what is reused, what was started, where."""
@@ -156,9 +135,12 @@ def _start_gateway(stack: Stack, resilience: str, port: int, name: str | None = 
     state = VAR / name
     shutil.rmtree(state, ignore_errors=True)  # a fresh journal: its counts are this run's
     state.mkdir(parents=True)
+    from loadtests.sandbox import service_secret
+    client_id = f"gw-{port}"  # its own service account: a gateway of another run keeps its secret
     proc, log = _spawn("gateway", name, ["-m", "gateway", "serve", "--port", str(port), "--platform",
                                          stack.platform_url, "--journal", str(state / "journal.sqlite"),
-                                         "--resilience", resilience, "--workers", "2"], {}, stack)
+                                         "--resilience", resilience, "--workers", "2", "--client-id", client_id],
+                       {"GW_CLIENT_SECRET": service_secret(stack, client_id)}, stack)
     url = f"http://127.0.0.1:{port}"
     wait_for(url + "/readyz", proc, log)
     return url

@@ -13,32 +13,32 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import random
 import uuid
 from urllib.parse import urlencode
 
 import gevent
 from locust import between, task
+from locust.exception import StopUser
 from locust.contrib.fasthttp import FastHttpUser
 
 from loadtests import collect
 from loadtests.expect import LIFE, Answer, check, check_life, summarize
 
 CUSTOMERS_PER_USER = 20
-ACCOUNT_STRIDE = 64  # up to 64 worker processes draw disjoint sandbox accounts
-RESERVED_ACCOUNTS = 2  # the last two are never a shop's: the phished-account intruder takes 998
 _next_account = {"28": itertools.count(), "26": itertools.count()}
 QUOTE_FIRST = 0.3  # of the PECs asked, the share priced by a cotation first
 CANCEL_SHARE = 0.25  # of the agreements, the share cancelled; the others are invoiced
 
 
-def account_index(profession: str, worker_index: int, accounts: int = 1000) -> int:
-    """Sandbox account k is an optician when even, an audiologist when odd; workers take
-    interleaved numbers so two processes never share an account (below `accounts`, the
-    last `RESERVED_ACCOUNTS` excepted: an even span keeps k's parity, so its profession)."""
+def account_slot(profession: str, worker_index: int, workers: int, pool: int) -> int:
+    """Which of the run's issued accounts of this profession the next user takes: workers
+    interleave (worker w takes w, w + W, w + 2W...), so two processes never share an
+    account while the pool holds one per user (`loadtests.sandbox` issues the scenario's
+    peak; past it, accounts are shared)."""
     n = next(_next_account[profession])
-    k = 2 * (max(worker_index, 0) + n * ACCOUNT_STRIDE) + (0 if profession == "28" else 1)
-    return k % max(2, (accounts - RESERVED_ACCOUNTS) // 2 * 2)
+    return (max(worker_index, 0) + n * max(workers, 1)) % max(pool, 1)
 
 
 class Professional(FastHttpUser):
@@ -50,15 +50,20 @@ class Professional(FastHttpUser):
     network_timeout = 20.0  # naive mode may wait on the platform for long; do not wait forever
 
     def on_start(self) -> None:
-        from simulator.accounts import account  # the sandbox's own derivation of credentials
+        from loadtests.intruder import ATTACKER_CLIENT_ID
 
         run = collect.STATE
         for _ in range(600):  # a worker may get its first users while it still loads the cases
             if run.cases:
                 break
             gevent.sleep(0.1)
-        k = account_index(self.profession, getattr(self.environment.runner, "worker_index", 0), run.accounts)
-        self.account = account(run.seed, k)
+        mine = run.credentials_of(self.profession, reserved=(ATTACKER_CLIENT_ID,))
+        if not mine:
+            run.note(f"no credentials for profession {self.profession}: LOADTESTS_CREDENTIALS is unset")
+            raise StopUser()
+        k = account_slot(self.profession, getattr(self.environment.runner, "worker_index", 0),
+                         int(os.environ.get("LOADTESTS_WORKER_COUNT") or 1), len(mine))
+        self.account = mine[k]
         pool = run.cases_for(self.domain)
         start = (k * 7) % max(len(pool), 1)
         self.customers = [pool[(start + i) % len(pool)] for i in range(min(CUSTOMERS_PER_USER, len(pool)))]

@@ -54,8 +54,9 @@ def published(entries: tuple[KeyEntry, ...], now: float) -> tuple[KeyEntry, ...]
 
 
 def valid_at(entries: tuple[KeyEntry, ...], at: float) -> tuple[KeyEntry, ...]:
-    """The keys that were published at `at` (an offline decision's time, judged later)."""
-    return tuple(e for e in entries if e.created_at <= at and (e.retires_at is None or at < e.retires_at))
+    """The keys not yet retired at `at` (an offline decision's time, judged later). A key's
+    creation is not checked: what it signed carries its own issue time, checked apart."""
+    return tuple(e for e in entries if e.retires_at is None or at < e.retires_at)
 
 
 def current(entries: tuple[KeyEntry, ...], family: str) -> KeyEntry | None:

@@ -91,8 +91,9 @@ def write_private(path: str, text: str) -> None:
 def cards(s: Settings, args) -> int:
     from .catalogue import CASE_NAMES, case_table, cases, cases_of
     from .keys import Keyring, KeyringMissing
-    if args.list_cases:
-        s = state_settings(s, args) if os.path.exists(os.path.join(s.state_dir, "platform.sqlite")) else s
+    if args.list_cases:  # answers only: any population, from the flags or the state directory given
+        s = state_settings(s, args) if args.state_dir else replace(
+            s, **{k: getattr(args, k) for k in ("seed", "beneficiaries") if getattr(args, k) is not None})
         pop = population_of(s)
         rows = case_table(pop, args.date or s.today())
         sys.stdout.write(f"{'case':<26}{'domain':<8}{'rights check':<38}PEC (fresh state)\n")

@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from tests.support.gateway_live import caches_loaded, eligibility, optician, pec, status, wait_until
-from tests.support.procs import ADMIN_TOKEN, accounts, cards, login, service_account, start_gateway, start_platform
+from tests.support.procs import ADMIN_TOKEN, accounts, answers, cards, login, service_account, start_gateway, start_platform
 
 pytestmark = pytest.mark.integration
 ADMIN = {"Authorization": "Bearer " + ADMIN_TOKEN}
@@ -106,6 +106,7 @@ def test_after_a_reset_the_old_token_is_refused_offline_and_its_later_advices_re
             assert refused and "reset" in refused[0].json()["detail"], version
         finally:
             requests.post(platform.extra["control"] + "/v1/faults", json={"mode": "up"}, headers=ADMIN, timeout=5)
+        assert wait_until(lambda: answers(platform), 15)
         late = post(platform, {"advice_id": uuid.uuid4().hex, "operation": "eligibility", "at": reset_at + 1,
                                "cause": "timeout", "reference": "J-y", "amc_eur": "0.00", "token": old,
                                "request": eligibility(case)})

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support.procs import ADMIN_TOKEN, ROOT, accounts, cards, login, start_platform
+from tests.support.procs import ADMIN_TOKEN, ROOT, accounts, cards, login, service_account, start_platform
 from tiers_payant.cards import peek_amc
 
 pytestmark = pytest.mark.integration
@@ -228,9 +228,7 @@ def _pec(platform, pro, case, key, timeout_s=5.0):
 
 
 def _advice(platform, case, advice_id):
-    import hashlib
-    import hmac
-    token = login(platform.url, "gw-1", hmac.new(b"42", b"gw-1", hashlib.sha256).hexdigest()[:32])
+    token = login(platform.url, *service_account(platform))
     advice = {"advice_id": advice_id, "operation": "eligibility", "at": time.time(), "cause": "unreachable",
               "reference": "J-" + advice_id[:6], "amc_eur": "0.00", "client_id": "opt-000000",
               "request": {k: case[k] for k in ("card", "beneficiary", "domain")}}

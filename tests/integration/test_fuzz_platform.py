@@ -8,8 +8,6 @@ their own tests (test_sec_platform.py).
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
 import sqlite3
 import time
 from pathlib import Path
@@ -17,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support.procs import ROOT, accounts, login, start_gateway, start_platform
+from tests.support.procs import ROOT, accounts, login, service_account, start_gateway, start_platform
 
 schemathesis = pytest.importorskip("schemathesis")
 from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
@@ -119,8 +117,7 @@ def test_platform_survives_its_own_openapi_document(platform):
 
 
 def test_advices_fuzzed_with_a_gateway_account(platform):
-    secret = hmac.new(str(platform.extra["seed"]).encode(), b"gw-1", hashlib.sha256).hexdigest()[:32]
-    token = login(platform.url, "gw-1", secret)
+    token = login(platform.url, *service_account(platform))
     before = stored_rows(platform)
 
     def refusals_store_nothing(response, label):

@@ -34,8 +34,9 @@ def platform(tmp_path_factory):
 
 def _scratch(tmp_path: Path, platform, text: str) -> str:
     (tmp_path / ".venv").symlink_to(ROOT / ".venv")
-    return text.replace("http://127.0.0.1:8081", platform.url).replace("http://127.0.0.1:8082",
-                                                                       platform.extra["control"])
+    return (text.replace("http://127.0.0.1:8081", platform.url)
+            .replace("http://127.0.0.1:8082", platform.extra["control"])
+            .replace("--state-dir var/simulator", f"--state-dir {platform.extra['state']}"))
 
 
 def _run(cmd: list[str], tmp_path: Path) -> subprocess.CompletedProcess:

@@ -111,8 +111,8 @@ def offline_entries(tmp_path, env: dict, fault: dict | None, count: int = 150):
     if fault:
         assert requests.post(platform.extra["control"] + "/v1/faults", json=fault,
                              headers={"Authorization": "Bearer " + ADMIN_TOKEN}, timeout=5).status_code == 201
-    platform.stop()
     eligible = [c for c in cards(platform, 2 * count) if c["case"] in ("opti-a", "opti-b", "audi-i", "audi-ii")][:count]
+    platform.stop()
     s = requests.Session()
     refs = [s.post(gw.url + "/v1/eligibility", json=eligibility(c), headers=h, timeout=10).json()
             .get("journal_reference") for c in eligible]

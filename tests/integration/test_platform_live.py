@@ -8,7 +8,7 @@ import uuid
 import pytest
 import requests
 
-from tests.support.procs import accounts, cards, login, start_platform
+from tests.support.procs import accounts, cards, login, service_account, start_platform
 from tiers_payant.cards import keys_from_jwks, verify_card
 from tiers_payant.schemas import EligibilityAnswer, PecAnswer, ProblemDocument
 
@@ -194,10 +194,7 @@ def test_keys_revocations_policy_and_openapi(platform, session):
 
 
 def test_advices_are_stored_once_by_id(platform, session, catalogue):
-    import hashlib
-    import hmac
-    secret = hmac.new(b"42", b"gw-1", hashlib.sha256).hexdigest()[:32]
-    token = login(platform.url, "gw-1", secret)
+    token = login(platform.url, *service_account(platform))
     case = fresh(catalogue, "opti-b", 0)
     accs, tokens = session
     advice = {"advice_id": uuid.uuid4().hex, "operation": "eligibility", "at": 1.0e9, "cause": "unreachable",

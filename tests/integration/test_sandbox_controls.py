@@ -31,8 +31,8 @@ def test_list_cases_names_every_kind_with_its_expected_answers():
     assert rows["opti-a"].split()[2:] == ["eligible", "accepted"]
 
 
-def test_case_by_name_gives_cases_of_that_kind_only():
-    out = _cli("cards", "--case", "card-revoked", "--count", "3", "--beneficiaries", str(BENEFICIARIES))
+def test_case_by_name_gives_cases_of_that_kind_only(platform):
+    out = _cli("cards", "--case", "card-revoked", "--count", "3", "--state-dir", str(platform.extra["state"]))
     cases = [json.loads(l) for l in out.stdout.splitlines()]
     assert len(cases) == 3 and {c["case"] for c in cases} == {"card-revoked"}
     assert len({c["card"] for c in cases}) == 3
@@ -59,7 +59,7 @@ def _pec(platform, case: dict, acc: dict, token: str) -> dict:
 
 
 def test_a_sandbox_reset_makes_a_used_up_opti_a_case_accepted_again(platform):
-    out = _cli("cards", "--case", "opti-a", "--beneficiaries", str(BENEFICIARIES))
+    out = _cli("cards", "--case", "opti-a", "--state-dir", str(platform.extra["state"]))
     case = json.loads(out.stdout)
     acc = next(a for a in accounts(platform, 2) if a["profession"] == "28")
     token = login(platform.url, acc["client_id"], acc["client_secret"])

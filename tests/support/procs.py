@@ -132,6 +132,14 @@ def start_gateway(tmp: Path, platform_url: str, resilience: str = "full", journa
     return proc
 
 
+def answers(proc: Proc) -> bool:
+    """Does the service accept connections and answer /healthz (after a fault is lifted, say)?"""
+    try:
+        return requests.get(proc.url + "/healthz", timeout=2).ok
+    except requests.RequestException:
+        return False
+
+
 def login(base_url: str, client_id: str, secret: str) -> str:
     r = requests.post(base_url + "/oauth/token", data={"grant_type": "client_credentials", "client_id": client_id,
                                                        "client_secret": secret}, timeout=5)
