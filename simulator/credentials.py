@@ -11,12 +11,15 @@ which ids exist.
 """
 from __future__ import annotations
 
+import os
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 HASHER = PasswordHasher(time_cost=2, memory_cost=19_456, parallelism=1)
+HASH_THREADS = max(1, min(4, os.cpu_count() or 1))
 _DUMMY = HASHER.hash(secrets.token_urlsafe(32))  # per process: nothing to learn from it
 
 
@@ -45,20 +48,17 @@ def issue(store, client_ids: list[str], now: float, reissue: bool = False) -> li
     transaction; the row is written only if it still has no secret (two issuers at once:
     one wins, the other reports "issued earlier")."""
     from .security.suspension import reset_credentials
-    out = []
-    for client_id in client_ids:
-        if reissue:
-            out.append({"client_id": client_id, "client_secret": reset_credentials(store, client_id, now)["client_secret"]})
-            continue
-        row = store.query("SELECT secret FROM accounts WHERE client_id=?", (client_id,))
-        if row and row[0]["secret"]:
-            out.append({"client_id": client_id, "client_secret": None})
-            continue
-        secret = new_secret()
-        digest = hashed(secret)
-        with store.tx() as db:
-            won = db.execute("INSERT INTO accounts (client_id, secret) VALUES (?, ?) ON CONFLICT (client_id) "
-                             "DO UPDATE SET secret=excluded.secret WHERE accounts.secret IS NULL",
-                             (client_id, digest)).rowcount == 1
-        out.append({"client_id": client_id, "client_secret": secret if won else None})
-    return out
+    if reissue:
+        return [{"client_id": c, "client_secret": reset_credentials(store, c, now)["client_secret"]} for c in client_ids]
+    have = {r["client_id"] for r in store.query("SELECT client_id FROM accounts WHERE secret IS NOT NULL")}
+    fresh = {c: new_secret() for c in client_ids if c not in have}
+    with ThreadPoolExecutor(HASH_THREADS) as pool:  # argon2 releases the GIL: the cores hash side by side
+        digests = dict(zip(fresh, pool.map(hashed, fresh.values())))
+    won = set()
+    with store.tx() as db:
+        for client_id, digest in digests.items():
+            if db.execute("INSERT INTO accounts (client_id, secret) VALUES (?, ?) ON CONFLICT (client_id) "
+                          "DO UPDATE SET secret=excluded.secret WHERE accounts.secret IS NULL",
+                          (client_id, digest)).rowcount == 1:
+                won.add(client_id)
+    return [{"client_id": c, "client_secret": fresh[c] if c in won else None} for c in client_ids]

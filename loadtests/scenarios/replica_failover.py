@@ -117,6 +117,9 @@ def make_stack(opts):  # type: ignore[no-untyped-def]
         keys.mkdir(parents=True, mode=0o700)
         shared_keys = {} if separate else {"GW_JOURNAL_KEY_FILE": str(keys / "journal.key"),
                                            "GW_PSEUDONYM_KEY_FILE": str(keys / "pseudonym.key")}
+        from loadtests.sandbox import service_secret
+        service = f"gw-{pport}"  # one deployment, one service account for its replicas
+        shared_keys.update(GW_CLIENT_ID=service, GW_CLIENT_SECRET=service_secret(s, service))
         for i in range(2):
             port = stacks.free_port()
             local = stacks.VAR / f"failover-gateway-{port}"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support.procs import ADMIN_TOKEN, ROOT, Proc, free_port, start_gateway, start_platform, wait_http
+from tests.support.procs import ADMIN_TOKEN, ROOT, Proc, free_port, locust_env, start_gateway, start_platform, wait_http
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
@@ -36,7 +36,7 @@ def live(tmp_path):
                  "--web-port", str(web_port), "--live-port", str(live_port), "--scenario", "classroom",
                  "--peak-users", "4", "--platform-url", platform.url, "--control-url", platform.extra["control"],
                  "--beneficiaries", str(platform.extra["beneficiaries"])],
-                cwd=ROOT, env={**os.environ, "SIM_ADMIN_TOKEN": ADMIN_TOKEN}, stdout=log,
+                cwd=ROOT, env={**os.environ, **locust_env(platform)}, stdout=log,
                 stderr=subprocess.STDOUT, start_new_session=True)
         locust = Proc(proc, f"http://127.0.0.1:{web_port}", log_path)
         live_url = f"http://127.0.0.1:{live_port}/live"

@@ -55,6 +55,25 @@ def test_a_refused_service_account_is_loud(tmp_path):
         platform.stop()
 
 
+def test_a_gateway_without_a_service_secret_says_so_and_still_relays_online(tmp_path):
+    platform = start_platform(tmp_path, beneficiaries=2_000, workers=1)
+    gw = start_gateway(tmp_path, platform.url, env={"GW_CLIENT_SECRET": ""}, wait_ready=False)
+    try:
+        found = wait_until(lambda: (lambda r: [r] if r.status_code == 503 and "no secret" in r.text else None)(
+            requests.get(gw.url + "/readyz", timeout=2)), 10)
+        assert found, "no 503 naming the missing secret within 10 s"
+        assert "--service gw-1" in found[0].json()["detail"]  # the way out
+        lines = [json.loads(l) for l in gw.log().splitlines() if l.startswith("{")]
+        assert [l for l in lines if l.get("event") == "service_login_failed" and "no secret" in l["error"]]
+        acc, token = optician(platform)
+        r = requests.post(gw.url + "/v1/eligibility", json=eligibility(cards(platform, 1, case="opti-a")[0]),
+                          headers={"Authorization": "Bearer " + token}, timeout=10)
+        assert r.json()["mode"] == "online" and r.json()["decision"] == "eligible"
+    finally:
+        gw.stop()
+        platform.stop()
+
+
 def test_the_right_service_account_for_another_seed_makes_a_ready_gateway(tmp_path):
     platform = start_platform(tmp_path, seed=7)
     client_id, secret = cli_service_account(platform, "gw-3")

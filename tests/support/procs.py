@@ -195,6 +195,17 @@ def service_secret_file(platform: Proc, client_id: str = "gw-1") -> Path:
     return path
 
 
+def locust_env(platform: Proc, cases: int = 300, per_profession: int = 30) -> dict[str, str]:
+    """What Locust processes started by hand need: the admin token, the platform's signed cases
+    and freshly issued credentials (as `python -m loadtests run` gives them: loadtests.sandbox)."""
+    from types import SimpleNamespace
+
+    from loadtests.sandbox import prepare
+    stack = SimpleNamespace(control_url=platform.extra["control"], platform_url=platform.url,
+                            admin_token=ADMIN_TOKEN, seed=platform.extra["seed"])
+    return {"SIM_ADMIN_TOKEN": ADMIN_TOKEN, **prepare(stack, cases, per_profession, Path(platform.extra["state"]).parent)}
+
+
 def cards(platform: Proc, count: int, case: str | None = None) -> list[dict]:
     """Sandbox catalogue cases, their cards signed with this platform's current keys."""
     r = control(platform, "GET", "/v1/sandbox/cases", params={"count": count, **({"case": case} if case else {})})
