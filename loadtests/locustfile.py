@@ -144,7 +144,10 @@ def _start(environment, **_):
         runner.send_message(collect.T0_MSG, STATE.t0)
     control_url = STATE.control_url
     if control_url:
-        _scenario_hook("on_test_start", control_url)
+        shared = _scenario_hook("on_test_start", control_url)
+        STATE.shared = dict(shared) if isinstance(shared, dict) else {}
+        if STATE.shared and isinstance(runner, MasterRunner):
+            runner.send_message(collect.SHARED_MSG, STATE.shared)
         try:
             r = collect.control(control_url, "POST", "/v1/faults/timeline",
                                 json={"steps": list(STATE.scenario.timeline)})
