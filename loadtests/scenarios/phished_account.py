@@ -54,8 +54,10 @@ counts the identities the platform gave it a verdict on (covered, or "not on thi
 either tells it something about that person), from its own answers, since it never repeats
 an identity; `suspended` and `suspended_after_s` (seconds from the test start) come from
 the control API (`GET /v1/accounts/<id>`, read by the master when the test stops, while the
-platform still runs); `platform` is that account report's lookup counts, kept only while
-detection is on.
+platform still runs), `detected_in_s` from its first request (`started_after_s`) to the
+suspension; `requests`, `without_usable_card`, `refused` (by problem code) and
+`answered_after_suspension` (should be 0) are what it sent and got; `platform` is that
+account report's lookup counts, kept only while detection is on.
 
 `attack_offline` (the prober, `opt-000996`): `offline` answers the gateway gave it alone,
 of which `answered_offline` about a person and `refused_offline` OFFLINE_ACCOUNT_LIMIT
@@ -143,22 +145,24 @@ def user_classes():
     return [Attacker, OfflineProber, Forger, TokenThief]
 
 
-def on_test_start(control):
+def on_test_start(control, state=None, spawn_later=None, post=None):
     """Re-enable the intruders' accounts (a platform reused from an earlier run keeps them
     suspended, and the run must watch them being caught again), steal the thief's token,
-    and schedule the support's reset at the start of `reset`. Returns what the users share:
-    the stolen token."""
-    import gevent
-
-    from loadtests.collect import STATE
+    and schedule the support's reset at the start of `reset` (`spawn_later(delay_s, fn)`:
+    a greenlet of the master). Returns what the users share: the stolen token."""
+    if state is None:
+        from loadtests.collect import STATE as state
+    if spawn_later is None:
+        import gevent
+        spawn_later = gevent.spawn_later
     for cid in CLIENT_IDS.values():
         control("POST", f"/v1/accounts/{cid}/enable")
     _RESET.clear()
-    token = steal_token(control, STATE.login_url)
+    token = steal_token(control, state.login_url, post)
     _RESET["token_obtained"] = token is not None
-    at = reset_at_s(STATE.scenario.phases) if STATE.scenario else None
+    at = reset_at_s(state.scenario.phases) if state.scenario else None
     if at is not None:
-        gevent.spawn(lambda: (gevent.sleep(max(0.0, at - STATE.elapsed())), reset(control, STATE.t0)))
+        spawn_later(max(0.0, at - state.elapsed()), lambda: reset(control, state.t0))
     return {"stolen_token": token} if token else {}
 
 
