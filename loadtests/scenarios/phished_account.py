@@ -249,6 +249,23 @@ def extra_summary(samples, status, phases, capture=None):
     }
 
 
+def report_lines(summary):
+    """What `make load` prints after the SLOs: one line per attack."""
+    a, o, t, f = (summary.get(k) or {} for k in ("attack", "attack_offline", "attack_stolen", "attack_forged"))
+    return [
+        f"online intruder: {a.get('distinct_beneficiaries_answered')} identities answered, suspended "
+        f"{a.get('detected_in_s')} s after it started (rule {a.get('rule')})",
+        f"offline prober: {o.get('offline')} offline answers, {o.get('answered_offline')} about a person, "
+        f"{o.get('refused_offline')} OFFLINE_ACCOUNT_LIMIT; {o.get('reached_detection')} reached detection after "
+        f"the drain, {o.get('undetected')} not",
+        f"stolen token: {t.get('accepted_before_reset')} answers before the reset; after it "
+        f"{t.get('online_accepted_after_reset')} online / {t.get('offline_accepted_after_reset')} offline answers, "
+        f"refused online after {t.get('online_refused_after_s')} s, offline after {t.get('offline_refused_after_s')} s",
+        f"forged cards: {f.get('offline')} hearing-aid PECs offline, {f.get('accepted')} accepted, "
+        f"{f.get('declined_signature')} declined CARD_SIGNATURE_INVALID, {f.get('committed_eur')} EUR committed",
+    ]
+
+
 def plot_intruder(samples, summary):
     """The plot's intruder panel: identities answered so far, over time, and the suspension."""
     points, count = [(0.0, 0)], 0

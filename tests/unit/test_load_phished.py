@@ -131,6 +131,16 @@ def test_the_gate_passes_when_the_intruder_is_caught_and_shops_are_served(tmp_pa
     assert summary["attack_forged"]["declined_signature"] == 20 and summary["attack_forged"]["committed_eur"] == "0.00"
 
 
+def test_the_printed_verdict_tells_each_attack(tmp_path):
+    from loadtests.run import verdict_lines
+    samples, capture = caught_after(12.0)
+    _run_folder(tmp_path, samples, capture["scenario_capture"]["account"])
+    text = "\n".join(verdict_lines(summarize(tmp_path, load("phished-account"), "full")))
+    assert "offline prober: 16 offline answers, 10 about a person, 6 OFFLINE_ACCOUNT_LIMIT; 16 reached" in text
+    assert "stolen token: 11 answers before the reset; after it 0 online / 0 offline answers" in text
+    assert "forged cards: 20 hearing-aid PECs offline, 0 accepted, 20 declined CARD_SIGNATURE_INVALID, 0.00 EUR" in text
+
+
 def test_the_gate_fails_on_euros_committed_on_forged_cards(tmp_path):
     samples, capture = caught_after(12.0)
     _run_folder(tmp_path, samples, capture["scenario_capture"]["account"], day=offline_day("AMC 1460.00"))
