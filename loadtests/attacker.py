@@ -1,7 +1,8 @@
 """The intruders of the `phished-account` scenario: stolen valid credentials, used to probe.
 
 Each logs in like a shop (the credentials are genuine: those of a sandbox account in
-`loadtests.intruder.ACCOUNTS`, which honest users never take, see `loadtests.users`) and
+`loadtests.intruder.ACCOUNTS`, which honest users never take, see `loadtests.users`, issued
+by the platform at test start: `credentials`) and
 goes through the gateway like everyone else. Proof of possession means an answer about a
 person needs their card, NIR and birth date, so what an extractor can do is use the
 answers as an oracle: present identities and learn which ones the platform knows. It mixes
@@ -40,6 +41,7 @@ from loadtests import collect
 from loadtests.expect import Answer, summarize
 from loadtests.intruder import ACCOUNTS, ATTACK, OFFLINE_PROBE, random_identity
 from loadtests.users import _json
+from simulator.accounts import Account, account
 
 LOOKUPS_PER_S = 10
 NO_CARD_SHARE = 0.3
@@ -48,12 +50,13 @@ GENUINE = ("opti-a", "opti-b")  # catalogue cases whose card is genuine and curr
 UNUSABLE = ("card-expired", "card-revoked", "card-signature-invalid", "unknown-amc", "card-not-yet-valid")
 
 
-def sandbox_account(seed: int, k: int):  # type: ignore[no-untyped-def]
-    """The one place an intruder's credentials come from (client_id, client_secret, rpps):
-    today the sandbox's own derivation."""
-    from simulator.accounts import account
-
-    return account(seed, k)
+def credentials(seed: int, k: int) -> tuple[Account, str | None]:
+    """The one place an intruder's credentials come from: who sandbox account k is (client
+    id, profession, RPPS: a function of the seed) and the secret the Locust master had the
+    platform issue for it at test start (`phished_account.on_test_start`, shown once,
+    handed over in `STATE.shared`). None: nothing issued, it cannot log in."""
+    who = account(seed, k)
+    return who, (collect.STATE.shared.get("intruder_secrets") or {}).get(who.client_id)
 
 
 class Intruder(FastHttpUser):
@@ -72,7 +75,11 @@ class Intruder(FastHttpUser):
             if run.cases:
                 break
             gevent.sleep(0.1)
-        self.account = sandbox_account(run.seed, ACCOUNTS[self.operation])
+        for _ in range(300):  # the master's message with the secrets may come after the users start
+            if "intruder_secrets" in run.shared:
+                break
+            gevent.sleep(0.1)
+        self.account, self.secret = credentials(run.seed, ACCOUNTS[self.operation])
         self.rng, self.seen = random.Random(), set()
         self.token: str | None = None
         self.next_login = 0.0
@@ -91,8 +98,10 @@ class Intruder(FastHttpUser):
 
     def login(self) -> None:
         self.next_login = time.monotonic() + RELOGIN_S
+        if self.secret is None:
+            return
         body = urlencode({"grant_type": "client_credentials", "client_id": self.account.client_id,
-                          "client_secret": self.account.client_secret})
+                          "client_secret": self.secret})
         with self.client.post(collect.STATE.login_url + "/oauth/token", data=body, name=f"{self.operation} login",
                               headers={"Content-Type": "application/x-www-form-urlencoded"},
                               catch_response=True) as r:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
-import gevent
 from locust import constant_throughput, task
 
 from loadtests import collect
@@ -78,10 +77,6 @@ class TokenThief(Intruder):
         super().on_start()
         genuine = [c for c in collect.STATE.cases if c["case"] in GENUINE_AUDIO]
         self.case = genuine[-1] if genuine else None
-        for _ in range(300):  # the master's token arrives with a message (a worker) or at test start
-            if collect.STATE.shared.get("stolen_token"):
-                break
-            gevent.sleep(0.1)
 
     def has_token(self) -> bool:
         self.token = collect.STATE.shared.get("stolen_token")  # never a login: it has no secret

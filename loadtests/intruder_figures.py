@@ -13,10 +13,9 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from loadtests.intruder import FORGED, OFFLINE_PROBE, STOLEN
 from loadtests.samples import NO_FAULT, Phase, Sample
+from tiers_payant.cards import CARD_LEVEL  # answered before any identity is compared
 
 ACCOUNT_LIMIT = "OFFLINE_ACCOUNT_LIMIT"
-CARD_LEVEL = frozenset({"CARD_SIGNATURE_INVALID", "UNKNOWN_AMC", "CARD_EXPIRED", "CARD_NOT_YET_VALID",
-                        "CARD_REVOKED"})  # as simulator.security.detection: answered before any identity
 COMMITTED = "AMC "  # an accepted forged PEC's sample reason: "AMC <euros the gateway committed>"
 POSITIVE = ("accepted", "partial")
 

@@ -21,7 +21,7 @@ Then it tries what a real intruder would next (`loadtests/attacker_offline.py`):
   money on the card's word. With keys random per state directory: all declined
   CARD_SIGNATURE_INVALID, 0 € committed (with seed-derived keys they are accepted: the
   gate fails, as it should);
-- a stolen token: it never had the password, only a token taken from a shop; support
+- a stolen token: it never had the secret, only a token taken from a shop; support
   resets that account's credentials (control API) at the start of `reset` and the platform
   is cut again in `recut`: the old token must be refused online at once, and offline (the
   gateway holds the reset within one refresh interval, GW_REFRESH_INTERVAL_S, 3 s by
@@ -147,9 +147,10 @@ def user_classes():
 
 def on_test_start(control, state=None, spawn_later=None, post=None):
     """Re-enable the intruders' accounts (a platform reused from an earlier run keeps them
-    suspended, and the run must watch them being caught again), steal the thief's token,
-    and schedule the support's reset at the start of `reset` (`spawn_later(delay_s, fn)`:
-    a greenlet of the master). Returns what the users share: the stolen token."""
+    suspended, and the run must watch them being caught again), issue their credentials,
+    steal the thief's token, and schedule the support's reset at the start of `reset`
+    (`spawn_later(delay_s, fn)`: a greenlet of the master). Returns what the users share:
+    the intruders' secrets and the stolen token (`loadtests.attacker.credentials` reads them)."""
     if state is None:
         from loadtests.collect import STATE as state
     if spawn_later is None:
@@ -158,25 +159,31 @@ def on_test_start(control, state=None, spawn_later=None, post=None):
     for cid in CLIENT_IDS.values():
         control("POST", f"/v1/accounts/{cid}/enable")
     _RESET.clear()
-    token = steal_token(control, state.login_url, post)
-    _RESET["token_obtained"] = token is not None
+    secrets = issue_credentials(control)
+    thief = secrets.pop(CLIENT_IDS[STOLEN], None)
+    token = login(post, state.login_url, CLIENT_IDS[STOLEN], thief) if thief else None
+    _RESET.update(token_obtained=token is not None, credentials_issued=len(secrets) + (thief is not None))
     at = reset_at_s(state.scenario.phases) if state.scenario else None
     if at is not None:
         spawn_later(max(0.0, at - state.elapsed()), lambda: reset(control, state.t0))
-    return {"stolen_token": token} if token else {}
+    return {"intruder_secrets": secrets, **({"stolen_token": token} if token else {})}
 
 
-def steal_token(control, login_url: str, post=None) -> str | None:
-    """The thief's token, as the shop's workstation had it: its credentials are reset first
-    (the answer shows the new secret once), so that a platform reused from an earlier run,
-    where they were reset already, works the same; the master logs in and forgets the secret."""
-    import requests
-    r = control("POST", f"/v1/accounts/{CLIENT_IDS[STOLEN]}/reset-credentials")
+def issue_credentials(control) -> dict[str, str]:
+    """New secrets for the intruders' accounts, answered once by the control API (a reissue
+    every run: a platform reused from an earlier one works the same)."""
+    r = control("POST", "/v1/sandbox/accounts", json={"client_ids": list(CLIENT_IDS.values()), "reissue": True})
     if r.status_code != 200:
-        return None
-    secret = r.json().get("client_secret")
-    answer = (post or requests.post)(login_url + "/oauth/token", timeout=5, data={
-        "grant_type": "client_credentials", "client_id": CLIENT_IDS[STOLEN], "client_secret": secret})
+        return {}
+    return {a["client_id"]: a["client_secret"] for a in r.json().get("accounts", []) if a.get("client_secret")}
+
+
+def login(post, login_url: str, client_id_: str, secret: str) -> str | None:
+    """The thief's token, as the shop's workstation had it: the master logs in and forgets
+    the secret; the thief never has it."""
+    import requests
+    answer = (post or requests.post)(login_url + "/oauth/token", timeout=10, data={
+        "grant_type": "client_credentials", "client_id": client_id_, "client_secret": secret})
     return answer.json().get("access_token") if answer.status_code == 200 else None
 
 

@@ -19,7 +19,7 @@ PHASES = [Phase("before", 0, 10, "up"), Phase("cut", 10, 20, "down"), Phase("bac
           Phase("recut", 30, 40, "down")]
 
 
-def genuine_card(key: Ed25519PrivateKey, kid="amc-178632991") -> str:
+def genuine_card(key: Ed25519PrivateKey, kid="amc-178632991-1") -> str:
     card = Card("178632991", "TPS", "48", "96192213559", date(2026, 1, 1), date(2026, 12, 31),
                 (CardBeneficiary("Henry", "Margot", date(1960, 5, 2), 1, "160052112345678"),),
                 ("OPTI", "AUDI"), "C2C874A542082", True, (("AUDI", "ECO"), ("OPTI", "ECO")), "responsable")
@@ -32,12 +32,12 @@ def s(op, t, mode="offline", decision="not_eligible", status=200, reason="BENEFI
 
 # -- the forgery ---------------------------------------------------------------------------
 def test_a_forged_card_verifies_under_the_old_seed_derived_key_and_names_the_forgers_beneficiary():
-    old = forgery.old_card_key(42, "amc-178632991")
+    old = forgery.old_card_key(42, "amc-178632991-1")
     forged = forgery.forge_card(genuine_card(Ed25519PrivateKey.generate()), IDENTITY, 42, random.Random(3),
                                 date(2026, 12, 1))
     header, claims = forgery.card_parts(forged)
-    assert header == {"alg": "EdDSA", "kid": "amc-178632991", "typ": "tp-card+jws"}  # the card's real kid
-    card, error = verify_card(forged, {"amc-178632991": old.public_key()}.get)
+    assert header == {"alg": "EdDSA", "kid": "amc-178632991-1", "typ": "tp-card+jws"}  # the card's real kid
+    card, error = verify_card(forged, {"amc-178632991-1": old.public_key()}.get)
     assert error is None and card.amc == "178632991" and card.serial != "C2C874A542082"
     assert [(b.nir, b.birth_date.isoformat()) for b in card.beneficiaries] == [(IDENTITY["nir"], IDENTITY["birth_date"])]
     assert card.guarantee("AUDI") == "PREMIUM" and "AUDI" in card.domains and card.valid_to == date(2026, 12, 31)
@@ -46,10 +46,10 @@ def test_a_forged_card_verifies_under_the_old_seed_derived_key_and_names_the_for
 def test_a_forged_card_fails_under_a_key_that_is_not_derived_from_the_seed():
     forged = forgery.forge_card(genuine_card(Ed25519PrivateKey.generate()), IDENTITY, 42, random.Random(3),
                                 date(2026, 12, 1))
-    assert verify_card(forged, {"amc-178632991": Ed25519PrivateKey.generate().public_key()}.get) == \
+    assert verify_card(forged, {"amc-178632991-1": Ed25519PrivateKey.generate().public_key()}.get) == \
         (None, "CARD_SIGNATURE_INVALID")
-    other_seed = forgery.old_card_key(43, "amc-178632991").public_key()
-    assert verify_card(forged, {"amc-178632991": other_seed}.get)[1] == "CARD_SIGNATURE_INVALID"
+    other_seed = forgery.old_card_key(43, "amc-178632991-1").public_key()
+    assert verify_card(forged, {"amc-178632991-1": other_seed}.get)[1] == "CARD_SIGNATURE_INVALID"
 
 
 def test_the_forgery_derives_its_key_itself_and_never_imports_the_simulators_keys():

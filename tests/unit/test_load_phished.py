@@ -175,28 +175,28 @@ def test_the_gate_fails_without_detection_and_when_a_shop_is_hurt(tmp_path):
     assert summary["attack"]["suspended"] is True
 
 
-def test_the_hooks_reenable_steal_a_token_schedule_the_reset_then_read_the_accounts():
-    calls, scheduled = [], []
+class Reply:
+    def __init__(self, doc, status_code=200):
+        self.doc, self.status_code = doc, status_code
 
-    class Reply:
-        status_code = 200
+    def raise_for_status(self):
+        return None
 
-        def __init__(self, doc):
-            self.doc = doc
+    def json(self):
+        return self.doc
 
-        def raise_for_status(self):
-            return None
 
-        def json(self):
-            return self.doc
+def test_the_hooks_reenable_issue_secrets_steal_a_token_schedule_the_reset_then_read_the_accounts():
+    calls, scheduled, logins = [], [], []
+    ids = ("opt-000998", "opt-000996", "aud-000997", "aud-000999")
 
     def control(method, path, **kw):
-        calls.append((method, path))
+        calls.append((method, path, kw.get("json")))
+        if path == "/v1/sandbox/accounts":
+            return Reply({"accounts": [{"client_id": c, "client_secret": f"secret-{c}"} for c in kw["json"]["client_ids"]]})
         if path.endswith("/reset-credentials"):
-            return Reply({"client_id": "aud-000999", "client_secret": "fresh", "credential_version": len(calls)})
+            return Reply({"client_id": "aud-000999", "client_secret": "fresh", "credential_version": 3})
         return Reply({**account(T0 + 5), "alerts": [{"kind": "account_suspended"}]})
-
-    logins = []
 
     def post(url, data, timeout):
         logins.append((url, data["client_id"], data["client_secret"]))
@@ -204,27 +204,28 @@ def test_the_hooks_reenable_steal_a_token_schedule_the_reset_then_read_the_accou
 
     state = RunState(scenario=load("phished-account"), t0=time.time(), login_url="http://platform")
     shared = pa.on_test_start(control, state, lambda delay, fn: scheduled.append((delay, fn)), post)
-    assert shared == {"stolen_token": "stolen.jwt.token"}
-    assert logins == [("http://platform/oauth/token", "aud-000999", "fresh")]  # the reset's secret, at once
-    enabled = [p for m, p in calls if p.endswith("/enable")]
-    assert enabled == [f"/v1/accounts/{c}/enable" for c in ("opt-000998", "opt-000996", "aud-000997", "aud-000999")]
+    assert [p for _, p, _ in calls[:4]] == [f"/v1/accounts/{c}/enable" for c in ids]
+    assert calls[4] == ("POST", "/v1/sandbox/accounts", {"client_ids": list(ids), "reissue": True})
+    assert logins == [("http://platform/oauth/token", "aud-000999", "secret-aud-000999")]
+    assert shared == {"stolen_token": "stolen.jwt.token",  # the thief gets the token, never its secret
+                      "intruder_secrets": {c: f"secret-{c}" for c in ids[:3]}}
     (delay, fn), = scheduled
     assert 41 < delay <= 42  # the start of `reset`: opening 6 + attack 10 + offline 14 + return 12
     fn()
+    assert calls[-1][1] == "/v1/accounts/aud-000999/reset-credentials"
     captured = pa.on_test_stop(control)
-    assert captured["reset"]["token_obtained"] is True and captured["reset"]["status"] == 200
-    assert 0 <= captured["reset"]["after_s"] < 5 and captured["reset"]["credential_version"] == 6
+    assert captured["reset"]["token_obtained"] is True and captured["reset"]["credentials_issued"] == 4
+    assert captured["reset"]["status"] == 200 and captured["reset"]["credential_version"] == 3
+    assert 0 <= captured["reset"]["after_s"] < 5
     assert captured["account"]["suspended_at"] == T0 + 5 and "alerts" not in captured["account"]
     assert set(captured["accounts"]) == {pa.ATTACK, pa.OFFLINE_PROBE, pa.FORGED, pa.STOLEN}
 
 
-def test_a_refused_reset_leaves_the_thief_without_a_token():
-    class Refused:
-        status_code = 404
-
+def test_a_platform_that_issues_no_secrets_leaves_the_intruders_without_credentials():
     state = RunState(scenario=load("phished-account"), t0=time.time(), login_url="http://platform")
-    assert pa.on_test_start(lambda *a, **k: Refused(), state, lambda *a: None, None) == {}
-    assert pa._RESET["token_obtained"] is False  # accepted_before_reset stays 0: the gate fails
+    shared = pa.on_test_start(lambda *a, **k: Reply({}, 404), state, lambda *a: None, None)
+    assert shared == {"intruder_secrets": {}}  # they cannot log in: accepted_before_reset stays 0, the gate fails
+    assert pa._RESET["token_obtained"] is False and pa._RESET["credentials_issued"] == 0
 
 
 def test_the_intruder_never_repeats_a_plausible_identity():
