@@ -1,8 +1,8 @@
 """The intruders of the `phished-account` scenario: stolen valid credentials, used to probe.
 
 Each logs in like a shop (the credentials are genuine: those of a sandbox account in
-`loadtests.intruder.ACCOUNTS`, which honest users never take, see `loadtests.users`, issued
-by the platform at test start: `credentials`) and
+`loadtests.intruder.ACCOUNTS`, which honest users never take, issued by the platform with the
+shops' before Locust starts: `credentials`, `loadtests.sandbox`) and
 goes through the gateway like everyone else. Proof of possession means an answer about a
 person needs their card, NIR and birth date, so what an extractor can do is use the
 answers as an oracle: present identities and learn which ones the platform knows. It mixes
@@ -36,12 +36,12 @@ from urllib.parse import urlencode
 import gevent
 from locust import constant_throughput, task
 from locust.contrib.fasthttp import FastHttpUser
+from locust.exception import StopUser
 
 from loadtests import collect
 from loadtests.expect import Answer, summarize
-from loadtests.intruder import ACCOUNTS, ATTACK, OFFLINE_PROBE, random_identity
+from loadtests.intruder import ACCOUNTS, ATTACK, OFFLINE_PROBE, client_id, random_identity
 from loadtests.users import _json
-from simulator.accounts import Account, account
 
 LOOKUPS_PER_S = 10
 NO_CARD_SHARE = 0.3
@@ -50,13 +50,10 @@ GENUINE = ("opti-a", "opti-b")  # catalogue cases whose card is genuine and curr
 UNUSABLE = ("card-expired", "card-revoked", "card-signature-invalid", "unknown-amc", "card-not-yet-valid")
 
 
-def credentials(seed: int, k: int) -> tuple[Account, str | None]:
-    """The one place an intruder's credentials come from: who sandbox account k is (client
-    id, profession, RPPS: a function of the seed) and the secret the Locust master had the
-    platform issue for it at test start (`phished_account.on_test_start`, shown once,
-    handed over in `STATE.shared`). None: nothing issued, it cannot log in."""
-    who = account(seed, k)
-    return who, (collect.STATE.shared.get("intruder_secrets") or {}).get(who.client_id)
+def credentials(k: int):  # type: ignore[no-untyped-def]
+    """The one place an intruder's credentials come from: sandbox account k's, issued by the
+    platform with the shops' before Locust started (`loadtests.sandbox`), or None."""
+    return collect.STATE.credentials_for(client_id(k))
 
 
 class Intruder(FastHttpUser):
@@ -67,6 +64,7 @@ class Intruder(FastHttpUser):
     operation = ATTACK
     phases: tuple[str, ...] = ()  # it acts in these phases only (and from the first one on if `onward`)
     onward = False
+    logs_in = True  # False: it has a token and no secret (the thief)
     connection_timeout, network_timeout = 5.0, 20.0
 
     def on_start(self) -> None:
@@ -75,11 +73,11 @@ class Intruder(FastHttpUser):
             if run.cases:
                 break
             gevent.sleep(0.1)
-        for _ in range(300):  # the master's message with the secrets may come after the users start
-            if "intruder_secrets" in run.shared:
-                break
-            gevent.sleep(0.1)
-        self.account, self.secret = credentials(run.seed, ACCOUNTS[self.operation])
+        self.account = credentials(ACCOUNTS[self.operation])
+        if self.account is None and self.logs_in:
+            run.note(f"no credentials for the intruder's account {client_id(ACCOUNTS[self.operation])}: "
+                     "LOADTESTS_CREDENTIALS is unset or lacks it")
+            raise StopUser()
         self.rng, self.seen = random.Random(), set()
         self.token: str | None = None
         self.next_login = 0.0
@@ -98,10 +96,8 @@ class Intruder(FastHttpUser):
 
     def login(self) -> None:
         self.next_login = time.monotonic() + RELOGIN_S
-        if self.secret is None:
-            return
         body = urlencode({"grant_type": "client_credentials", "client_id": self.account.client_id,
-                          "client_secret": self.secret})
+                          "client_secret": self.account.client_secret})
         with self.client.post(collect.STATE.login_url + "/oauth/token", data=body, name=f"{self.operation} login",
                               headers={"Content-Type": "application/x-www-form-urlencoded"},
                               catch_response=True) as r:

@@ -70,7 +70,7 @@ class Forger(Intruder):
 
 
 class TokenThief(Intruder):
-    operation, phases, onward = STOLEN, ("return",), True
+    operation, phases, onward, logs_in = STOLEN, ("return",), True, False
     wait_time = constant_throughput(STOLEN_PER_S)
 
     def on_start(self) -> None:

@@ -3,8 +3,9 @@ judges it) and the Locust users (`attacker.py`, `attacker_offline.py`, which pla
 without either importing the other. Pure.
 
 Four phished accounts, one per attack, so that one attack's suspension or reset does not
-decide another's outcome. They are the last `loadtests.users.RESERVED_ACCOUNTS` sandbox
-accounts, which shops never take (even numbers are opticians, odd ones audioprothésistes).
+decide another's outcome. They are the last four sandbox
+accounts (`INTRUDER_ACCOUNTS`), which shops never take (even numbers are opticians, odd ones
+audioprothésistes).
 """
 from __future__ import annotations
 
@@ -25,11 +26,15 @@ PROBER_ACCOUNT = 996  # optician: enumerates through the gateway while it is off
 FORGER_ACCOUNT = 997  # audioprothésiste: hearing-aid PECs on forged cards, offline
 THIEF_ACCOUNT = 999  # audioprothésiste: its token is stolen, then support resets its credentials
 ACCOUNTS = {ATTACK: ATTACKER_ACCOUNT, OFFLINE_PROBE: PROBER_ACCOUNT, FORGED: FORGER_ACCOUNT, STOLEN: THIEF_ACCOUNT}
+INTRUDER_ACCOUNTS = tuple(sorted(ACCOUNTS.values()))  # shops never take these (loadtests.sandbox, users)
 
 
 def client_id(k: int) -> str:
     """Sandbox account k's client id (`opt-000998`): it does not depend on the seed."""
     return f"{'opt' if k % 2 == 0 else 'aud'}-{k:06d}"
+
+
+INTRUDER_CLIENT_IDS = tuple(client_id(k) for k in INTRUDER_ACCOUNTS)
 
 
 def random_identity(rng: random.Random, seen: set) -> dict:

@@ -145,42 +145,35 @@ def user_classes():
     return [Attacker, OfflineProber, Forger, TokenThief]
 
 
-def on_test_start(control, state=None, spawn_later=None, post=None):
+def on_test_start(control, state=None, spawn_later=None, post=None, credentials=None):
     """Re-enable the intruders' accounts (a platform reused from an earlier run keeps them
-    suspended, and the run must watch them being caught again), issue their credentials,
-    steal the thief's token, and schedule the support's reset at the start of `reset`
-    (`spawn_later(delay_s, fn)`: a greenlet of the master). Returns what the users share:
-    the intruders' secrets and the stolen token (`loadtests.attacker.credentials` reads them)."""
+    suspended, and the run must watch them being caught again), steal the thief's token
+    (`credentials`: the run's issued secrets, `loadtests.sandbox`), and schedule the
+    support's reset at the start of `reset` (`spawn_later(delay_s, fn)`: a greenlet of the
+    master). Returns what the users share: the stolen token."""
     if state is None:
         from loadtests.collect import STATE as state
     if spawn_later is None:
         import gevent
         spawn_later = gevent.spawn_later
+    if credentials is None:
+        from loadtests.sandbox import credentials_from_env
+        credentials = credentials_from_env()
     for cid in CLIENT_IDS.values():
         control("POST", f"/v1/accounts/{cid}/enable")
     _RESET.clear()
-    secrets = issue_credentials(control)
-    thief = secrets.pop(CLIENT_IDS[STOLEN], None)
+    thief = next((c.client_secret for c in credentials if c.client_id == CLIENT_IDS[STOLEN]), None)
     token = login(post, state.login_url, CLIENT_IDS[STOLEN], thief) if thief else None
-    _RESET.update(token_obtained=token is not None, credentials_issued=len(secrets) + (thief is not None))
+    _RESET["token_obtained"] = token is not None
     at = reset_at_s(state.scenario.phases) if state.scenario else None
     if at is not None:
         spawn_later(max(0.0, at - state.elapsed()), lambda: reset(control, state.t0))
-    return {"intruder_secrets": secrets, **({"stolen_token": token} if token else {})}
-
-
-def issue_credentials(control) -> dict[str, str]:
-    """New secrets for the intruders' accounts, answered once by the control API (a reissue
-    every run: a platform reused from an earlier one works the same)."""
-    r = control("POST", "/v1/sandbox/accounts", json={"client_ids": list(CLIENT_IDS.values()), "reissue": True})
-    if r.status_code != 200:
-        return {}
-    return {a["client_id"]: a["client_secret"] for a in r.json().get("accounts", []) if a.get("client_secret")}
+    return {"stolen_token": token} if token else {}
 
 
 def login(post, login_url: str, client_id_: str, secret: str) -> str | None:
-    """The thief's token, as the shop's workstation had it: the master logs in and forgets
-    the secret; the thief never has it."""
+    """The thief's token, as the shop's workstation had it: the master logs in with the
+    account's secret; the thief user never reads it."""
     import requests
     answer = (post or requests.post)(login_url + "/oauth/token", timeout=10, data={
         "grant_type": "client_credentials", "client_id": client_id_, "client_secret": secret})

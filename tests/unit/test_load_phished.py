@@ -186,14 +186,14 @@ class Reply:
         return self.doc
 
 
-def test_the_hooks_reenable_issue_secrets_steal_a_token_schedule_the_reset_then_read_the_accounts():
+def test_the_hooks_reenable_steal_a_token_schedule_the_reset_then_read_the_accounts():
+    from loadtests.sandbox import Credentials
     calls, scheduled, logins = [], [], []
     ids = ("opt-000998", "opt-000996", "aud-000997", "aud-000999")
+    issued = [Credentials(c, f"secret-{c}", "28" if c.startswith("opt") else "26", "10000000000") for c in ids]
 
     def control(method, path, **kw):
-        calls.append((method, path, kw.get("json")))
-        if path == "/v1/sandbox/accounts":
-            return Reply({"accounts": [{"client_id": c, "client_secret": f"secret-{c}"} for c in kw["json"]["client_ids"]]})
+        calls.append((method, path))
         if path.endswith("/reset-credentials"):
             return Reply({"client_id": "aud-000999", "client_secret": "fresh", "credential_version": 3})
         return Reply({**account(T0 + 5), "alerts": [{"kind": "account_suspended"}]})
@@ -203,29 +203,25 @@ def test_the_hooks_reenable_issue_secrets_steal_a_token_schedule_the_reset_then_
         return Reply({"access_token": "stolen.jwt.token"})
 
     state = RunState(scenario=load("phished-account"), t0=time.time(), login_url="http://platform")
-    shared = pa.on_test_start(control, state, lambda delay, fn: scheduled.append((delay, fn)), post)
-    assert [p for _, p, _ in calls[:4]] == [f"/v1/accounts/{c}/enable" for c in ids]
-    assert calls[4] == ("POST", "/v1/sandbox/accounts", {"client_ids": list(ids), "reissue": True})
+    shared = pa.on_test_start(control, state, lambda delay, fn: scheduled.append((delay, fn)), post, issued)
+    assert calls == [("POST", f"/v1/accounts/{c}/enable") for c in ids]
     assert logins == [("http://platform/oauth/token", "aud-000999", "secret-aud-000999")]
-    assert shared == {"stolen_token": "stolen.jwt.token",  # the thief gets the token, never its secret
-                      "intruder_secrets": {c: f"secret-{c}" for c in ids[:3]}}
+    assert shared == {"stolen_token": "stolen.jwt.token"}  # the thief user gets the token, never the secret
     (delay, fn), = scheduled
     assert 41 < delay <= 42  # the start of `reset`: opening 6 + attack 10 + offline 14 + return 12
     fn()
-    assert calls[-1][1] == "/v1/accounts/aud-000999/reset-credentials"
+    assert calls[-1] == ("POST", "/v1/accounts/aud-000999/reset-credentials")
     captured = pa.on_test_stop(control)
-    assert captured["reset"]["token_obtained"] is True and captured["reset"]["credentials_issued"] == 4
-    assert captured["reset"]["status"] == 200 and captured["reset"]["credential_version"] == 3
-    assert 0 <= captured["reset"]["after_s"] < 5
+    assert captured["reset"]["token_obtained"] is True and captured["reset"]["status"] == 200
+    assert captured["reset"]["credential_version"] == 3 and 0 <= captured["reset"]["after_s"] < 5
     assert captured["account"]["suspended_at"] == T0 + 5 and "alerts" not in captured["account"]
     assert set(captured["accounts"]) == {pa.ATTACK, pa.OFFLINE_PROBE, pa.FORGED, pa.STOLEN}
 
 
-def test_a_platform_that_issues_no_secrets_leaves_the_intruders_without_credentials():
+def test_without_the_thiefs_credentials_there_is_no_stolen_token():
     state = RunState(scenario=load("phished-account"), t0=time.time(), login_url="http://platform")
-    shared = pa.on_test_start(lambda *a, **k: Reply({}, 404), state, lambda *a: None, None)
-    assert shared == {"intruder_secrets": {}}  # they cannot log in: accepted_before_reset stays 0, the gate fails
-    assert pa._RESET["token_obtained"] is False and pa._RESET["credentials_issued"] == 0
+    assert pa.on_test_start(lambda *a, **k: Reply({}), state, lambda *a: None, None, []) == {}
+    assert pa._RESET["token_obtained"] is False  # accepted_before_reset stays 0: the gate fails
 
 
 def test_the_intruder_never_repeats_a_plausible_identity():
