@@ -25,7 +25,8 @@ Then it tries what a real intruder would next (`loadtests/attacker_offline.py`):
   resets that account's credentials (control API) at the start of `reset` and the platform
   is cut again in `recut`: the old token must be refused online at once, and offline (the
   gateway holds the reset within one refresh interval, GW_REFRESH_INTERVAL_S, 3 s by
-  default: `reset` lasts longer than that).
+  default: `reset` lasts longer than that; a DURATION under about 40 s squeezes it below
+  3 s, so lower GW_REFRESH_INTERVAL_S with it, as the e2e test does).
 
 Phases
     opening   6 s  up    20 shops              shops at work; the intruders wait
