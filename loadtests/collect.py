@@ -7,8 +7,9 @@ only process of a local run).
   (`loadtests_samples`); the master merges them and counts rows per node, so a report
   shows that every worker was heard.
 - The master announces the test start (`loadtests_t0`) so that workers judge answers by
-  the same phase clock, starts the fault timeline, and polls the gateway's /v1/status
-  into `StatusPoint`s (see `loadtests.locustfile`).
+  the same phase clock, hands them what the scenario's `on_test_start` returned
+  (`loadtests_shared`: `STATE.shared`, e.g. a stolen token), starts the fault timeline,
+  and polls the gateway's /v1/status into `StatusPoint`s (see `loadtests.locustfile`).
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ import requests
 from loadtests.samples import Sample, StatusPoint
 
 log = logging.getLogger("loadtests")
-SAMPLES_MSG, T0_MSG = "loadtests_samples", "loadtests_t0"
+SAMPLES_MSG, T0_MSG, SHARED_MSG = "loadtests_samples", "loadtests_t0", "loadtests_shared"
 RECENT_S = 2.0  # the live page's and the demo's rates: over the last 2 s, so a Restore shows within seconds
 
 
@@ -54,6 +55,7 @@ class RunState:
     faults: dict = field(default_factory=dict)  # the last GET /v1/faults answer
     notes: list[str] = field(default_factory=list)  # what went wrong around the run
     workers: int = 1  # worker processes the master had at test start (1: a local run)
+    shared: dict = field(default_factory=dict)  # what the scenario's on_test_start gave the users (never saved)
 
     def note(self, text: str) -> None:
         """Remember what went wrong once (a failing poll would repeat it twice a second)."""
@@ -125,6 +127,7 @@ def install(environment: Any, is_worker: bool) -> None:
     runner = environment.runner
     if is_worker:
         runner.register_message(T0_MSG, lambda environment, msg, **_: _set_t0(msg.data))
+        runner.register_message(SHARED_MSG, lambda environment, msg, **_: STATE.shared.update(msg.data or {}))
     elif hasattr(runner, "clients"):  # the master
         runner.register_message(SAMPLES_MSG, lambda environment, msg, **_: merge(msg.data))
 

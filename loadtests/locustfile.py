@@ -144,14 +144,17 @@ def _start(environment, **_):
         runner.send_message(collect.T0_MSG, STATE.t0)
     control_url = STATE.control_url
     if control_url:
-        _scenario_hook("on_test_start", control_url)
-        try:
+        try:  # first: the platform's clock for the faults starts now, with the phases'
             r = collect.control(control_url, "POST", "/v1/faults/timeline",
                                 json={"steps": list(STATE.scenario.timeline)})
             if r.status_code >= 300:
                 STATE.note(f"fault timeline refused: HTTP {r.status_code} {r.text[:200]}")
         except requests.RequestException as e:
             STATE.note(f"fault timeline not started: {e}")
+        shared = _scenario_hook("on_test_start", control_url)
+        STATE.shared = dict(shared) if isinstance(shared, dict) else {}
+        if STATE.shared and isinstance(runner, MasterRunner):
+            runner.send_message(collect.SHARED_MSG, STATE.shared)
     STATE.status_at_start = collect.gateway_status(STATE.gateway_url)
     _greenlets.append(gevent.spawn(_every, POLL_S, lambda: _poll(environment)))
 

@@ -225,7 +225,16 @@ def verdict_lines(summary: dict[str, Any]) -> list[str]:
         lines.append(f"  [{mark}] {r['name']}: {r['metric']} = {actual} (want {r['op']} {r['target']})")
     for figure, why in (summary.get("not_collected") or {}).items():
         lines.append(f"  not collected: {figure}: {why}")
-    return lines
+    return lines + [f"  {line}" for line in _scenario_lines(summary)]
+
+
+def _scenario_lines(summary: dict[str, Any]) -> list[str]:
+    """The scenario's own lines about its figures (`report_lines(summary)`), if it has them."""
+    try:
+        hook = load(str(summary.get("scenario"))).hook("report_lines")
+    except (KeyError, ValueError):  # a scenario file outside the package: its name is not enough
+        return []
+    return list(hook(summary)) if hook else []
 
 
 def _on_signal(signum: int, _frame: Any) -> None:

@@ -100,9 +100,9 @@ def service_secret(stack, client_id: str) -> str:
 
 def prepare(stack, cases: int, per_profession: int, folder: Path) -> dict[str, str]:
     """Everything the Locust processes of one run need, as environment variables."""
-    from loadtests.intruder import ATTACKER_ACCOUNT
+    from loadtests.intruder import INTRUDER_ACCOUNTS
     from simulator.accounts import account
-    reserved = (ATTACKER_ACCOUNT, ATTACKER_ACCOUNT + 1)
+    reserved = INTRUDER_ACCOUNTS  # the phished-account intruders' (996-999)
     per_profession = max(1, min(per_profession, MAX_PER_PROFESSION))
-    ids = shop_client_ids(stack.seed, per_profession, reserved) + [account(stack.seed, ATTACKER_ACCOUNT).client_id]
+    ids = shop_client_ids(stack.seed, per_profession, reserved) + [account(stack.seed, k).client_id for k in reserved]
     return {"LOADTESTS_CASES_FILE": str(cases_file(stack, cases, folder)), **credentials_env(issue(stack, ids))}

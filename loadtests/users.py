@@ -50,14 +50,14 @@ class Professional(FastHttpUser):
     network_timeout = 20.0  # naive mode may wait on the platform for long; do not wait forever
 
     def on_start(self) -> None:
-        from loadtests.intruder import ATTACKER_CLIENT_ID
+        from loadtests.intruder import INTRUDER_CLIENT_IDS
 
         run = collect.STATE
         for _ in range(600):  # a worker may get its first users while it still loads the cases
             if run.cases:
                 break
             gevent.sleep(0.1)
-        mine = run.credentials_of(self.profession, reserved=(ATTACKER_CLIENT_ID,))
+        mine = run.credentials_of(self.profession, reserved=INTRUDER_CLIENT_IDS)
         if not mine:
             run.note(f"no credentials for profession {self.profession}: LOADTESTS_CREDENTIALS is unset")
             raise StopUser()

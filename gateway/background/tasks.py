@@ -34,7 +34,7 @@ from gateway.background.health import Health
 from gateway.background.platform_client import LoginRefused, PlatformAnswer, PlatformClient
 from gateway.metrics import BACKGROUND_ERRORS, CACHE_REFRESHES
 from gateway.offline.journal import Journal
-from gateway.offline.lookup_log import LookupLog
+from gateway.offline.lookup_log import LookupLog, within_bytes
 from gateway.offline.platform_snapshot import CachedPlatform
 from gateway.online.breaker_store import SharedBreaker
 from tiers_payant.httpkit import log_event
@@ -202,7 +202,7 @@ class Background:
         """Declined offline lookups to the platform's detection (accepted ones went as advices)."""
         if time.monotonic() < self._lookups_after:
             return 0
-        batch = self.lookups.unsent(limit)
+        batch = within_bytes(self.lookups.unsent(limit), self.s.drain_batch_bytes)  # under the body limit
         if not batch:
             self._lookups_after = time.monotonic() + 1.0
             return 0

@@ -13,6 +13,7 @@ and old.
 """
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import threading
@@ -29,6 +30,18 @@ _SCHEMA = """CREATE TABLE IF NOT EXISTS offline_lookup (
 CREATE INDEX IF NOT EXISTS offline_lookup_by_client ON offline_lookup (client_id, at);
 CREATE INDEX IF NOT EXISTS offline_lookup_unsent ON offline_lookup (replay, sent_at, at);"""
 KEEP_SENT_S = 86_400.0
+
+
+def within_bytes(batch: list[dict], max_bytes: int) -> list[dict]:
+    """The first lookups of `batch` whose JSON fits in `max_bytes` (the first one always):
+    each carries a whole bearer token, so 200 of them exceed the platform's body limit."""
+    total, kept = 2, []  # the enclosing {"lookups": [...]} is a few bytes more: max_bytes leaves room
+    for item in batch:
+        total += len(json.dumps(item)) + 2  # as requests sends it: json.dumps, ", " between items
+        if kept and total > max_bytes:
+            break
+        kept.append(item)
+    return kept
 
 
 class LookupLog:

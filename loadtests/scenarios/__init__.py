@@ -17,8 +17,10 @@ and optionally
               unexpected, phases, timeline) and reach `extra_summary` only: an intruder's
     def on_test_start(control), def on_test_stop(control) -> dict: run by the master (or
               the only process) around the test, `control(method, path, **kw)` calling the
-              control API with the admin token; what `on_test_stop` returns is saved in
-              capture.json as `scenario_capture` (read while the platform still runs)
+              control API with the admin token; what `on_test_start` returns (a dict) reaches
+              every Locust process's users as `collect.STATE.shared` (never saved); what
+              `on_test_stop` returns is saved in capture.json as `scenario_capture` (read
+              while the platform still runs)
     def make_stack(opts): the deployment the scenario needs, instead of `stack.ensure`'s one
               gateway (replica-failover: PostgreSQL and two replicas); returns a Stack
 
