@@ -41,6 +41,10 @@ def classify(reason: str | None) -> tuple[bool, bool]:
     return True, True
 
 
+def refused_for_proofs(activity: AccountActivity, limits: AccountLimits) -> bool:
+    return activity.failed_proofs >= limits.max_failed_proofs
+
+
 def account_refusal(activity: AccountActivity, limits: AccountLimits) -> str | None:
     if activity.failed_proofs >= limits.max_failed_proofs:
         return "OFFLINE_ACCOUNT_LIMIT"

@@ -24,7 +24,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any, Callable
 
-from gateway.offline.account_watch import AccountLimits, account_refusal, classify
+from gateway.offline.account_watch import AccountLimits, account_refusal, classify, refused_for_proofs
 from gateway.offline.lookup_log import LookupLog
 from gateway.offline.platform_snapshot import CachedPlatform
 from gateway.offline.journal import (Journal, JournalError, OfflineEntry, VelocityExceeded, VelocityLimit,
@@ -197,18 +197,23 @@ class OfflineDesk:
         if self.lookups is None:
             return decide()
         bkey = self._bkey(req)
-        refusal = None
+        refusal = activity = None
         try:
-            refusal = account_refusal(self.lookups.activity(p.client_id, now - self.account_limits.window_s),
-                                      self.account_limits)
+            activity = self.lookups.activity(p.client_id, now - self.account_limits.window_s)
+            refusal = account_refusal(activity, self.account_limits)
         except (sqlite3.Error, OSError) as exc:  # the watch fails open, loudly: the journal still bounds money
             log_event(log, "lookup_log_failed", logging.WARNING, error=str(exc)[:200])
         if refusal is not None:
             log_event(log, "offline_account_refused", logging.WARNING, client=p.client_id, reason=refusal)
             answer = self._account_refused(op, refusal, cause)
+            # An account past its failed-proof limit that keeps asking is still probing: the
+            # platform's detection counts each refused attempt as a failed proof (else the
+            # replay shows it as harmless lookups and the prober escapes suspension). Past
+            # the distinct-beneficiary limit only, it counts as a lookup of that person.
+            ok, with_card = (False, True) if refused_for_proofs(activity, self.account_limits) else (True, True)
         else:
             answer = decide()
-        ok, with_card = classify(answer.get("reason") if not answer.get("journal_reference") else None)
+            ok, with_card = classify(answer.get("reason") if not answer.get("journal_reference") else None)
         try:
             self.lookups.record(p.client_id, bkey, ok, with_card, op, replay=not answer.get("journal_reference"),
                                 token=bearer(authorization), at=now)
