@@ -77,6 +77,13 @@ def require_admin() -> None:
                       headers={"WWW-Authenticate": 'Bearer realm="control"'})
 
 
+def control_port_admin_only() -> None:
+    """A control_* blueprint's own guard (before_request), kept even if the dispatch below changes."""
+    if not on_control_port():
+        raise Problem("NOT_FOUND", "no such resource")
+    require_admin()
+
+
 @bp.before_app_request
 def _dispatch():
     control_port, control_route = on_control_port(), is_control_blueprint(request.blueprint)

@@ -39,10 +39,8 @@ def _svc():
 
 @bp.before_request
 def _admin_only() -> None:
-    from .control import on_control_port, require_admin
-    if not on_control_port():
-        raise Problem("NOT_FOUND", "no such resource")
-    require_admin()
+    from .control import control_port_admin_only
+    control_port_admin_only()
 
 
 def key_status(keys, now: float) -> list[dict]:

@@ -41,10 +41,8 @@ def _services():
 
 @bp.before_request
 def _admin_only() -> None:
-    from ..control import on_control_port, require_admin
-    if not on_control_port():
-        raise Problem("NOT_FOUND", "no such resource")
-    require_admin()
+    from ..control import control_port_admin_only  # late: control imports this package's blueprints
+    control_port_admin_only()
 
 
 def _known(client_id: str) -> str:

@@ -102,3 +102,25 @@ def test_wrong_method_is_a_problem_with_security_headers(client):
     # 404 rather than 405: no rule matched, so control.py cannot tell it is one of the control routes
     assert r.status_code in (404, 405) and r.content_type.startswith("application/problem+json")
     assert r.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_trust_controls_are_control_port_and_admin_token_only_and_validate_their_input(client):
+    for method, path in (("GET", "/v1/keys/status"), ("POST", "/v1/keys/rotate"), ("POST", "/v1/keys/retire"),
+                         ("POST", "/v1/sandbox/accounts"), ("GET", "/v1/sandbox/cases")):
+        assert client.open(path, method=method, headers=ADMIN, json={}).status_code == 404  # public port
+        assert client.open(path, method=method, base_url=CONTROL, json={}).status_code == 401
+    bad = [("POST", "/v1/keys/rotate", {"amc": "000000000"}), ("POST", "/v1/keys/rotate", {"tokens": "yes"}),
+           ("POST", "/v1/keys/rotate", {"tokens": True, "overlap_s": -1}),
+           ("POST", "/v1/keys/rotate", {"tokens": True, "overlap_s": float("inf")}),
+           ("POST", "/v1/keys/retire", {"kid": "token-9"}), ("POST", "/v1/sandbox/accounts", {"count": 11}),
+           ("POST", "/v1/sandbox/accounts", {"client_ids": ["opt-999999"]}),
+           ("POST", "/v1/sandbox/accounts", {"client_ids": ["opt-000000"], "reissue": "true"})]
+    for method, path, body in bad:
+        r = client.open(path, method=method, base_url=CONTROL, headers=ADMIN, json=body)
+        assert r.status_code == 422 and r.json["code"] == "VALIDATION_FAILED", (path, body, r.json)
+        assert r.content_type.startswith("application/problem+json")
+    assert client.get("/v1/sandbox/cases?count=0", base_url=CONTROL, headers=ADMIN).status_code == 422
+    assert client.get("/v1/sandbox/cases?case=nope", base_url=CONTROL, headers=ADMIN).status_code == 422
+    assert client.get("/v1/accounts/opt-000000", base_url=CONTROL, headers=ADMIN).json["credential_version"] == 0
+    status = client.get("/v1/keys/status", base_url=CONTROL, headers=ADMIN).json["keys"]
+    assert status and all("private" not in k and k["published"] for k in status)
