@@ -77,7 +77,8 @@ def serve(settings: Settings, reset_state: bool = False) -> int:
         return 1
     log_event(log, "platform_ready", port=s.port, control_port=s.control_port, internal_port=s.internal_port,
               contracts=s.contracts)
-    print(f"platform listening on http://{s.host}:{s.port} (control http://{s.control_host}:{s.control_port})",
+    print(f"platform listening on http://{s.host}:{s.port} (control http://{s.control_host}:{s.control_port})\n"
+          f"sandbox secrets, each shown once: python -m simulator accounts --state-dir {s.state_dir} [--service gw-1]",
           flush=True)
     while not stop.wait(0.5):
         if child.poll() is not None:
