@@ -96,7 +96,7 @@ class Platform:
         c, b = r.contract, r.beneficiary
         result = compute_pec(req.domain, lines, level=dict(c.guarantees).get(req.domain, "ECO"),
                              responsable=c.responsable, birth_date=b.birth_date, on=on, history=self._history(r, on),
-                             contract_type=c.contract_type, amo_regime=req.amo_regime,
+                             contract_type=c.contract_type, amo_regime=req.amo_regime, territory=req.territory,
                              renewal=renewal_facts(req), prescription=prescription(req))
         return r, result
 

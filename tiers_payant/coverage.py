@@ -12,6 +12,8 @@ shape in `quote_shape.py`. Choices made here:
   allowance raised to the equipment type's minimum, within the type's maximum, with the
   frame at most 100 EUR inside it (R871-2's six types); classe A lines are outside it;
 - each hearing aid (unit) is its own equipment: allowance per aid;
+- `territory` (where the equipment is delivered) raises the BR and the 100 % Santé caps
+  of the items the rules name by the overseas coefficient (tariff.CoverageRules.base_and_cap);
 - a refusal for the prescription comes before one for renewal, which comes before price;
 - `compute_pec` expects lines that `line_problems` and `shape_problems` accept and raises
   ValueError otherwise.
@@ -65,7 +67,7 @@ def contract_type_of(responsable: bool, contract_type: str | None = None) -> str
 
 def _refusals(domain: str, lines: Sequence[QuoteLine], birth_date: date, on: date, history: History,
               rules: CoverageRules, check_renewal: bool, renewal: RenewalFacts | None,
-              prescription: Prescription | None) -> list[str | None]:
+              prescription: Prescription | None, territory: str | None = None) -> list[str | None]:
     reasons: list[str | None] = [prescription_refusal(domain, birth_date, on, prescription, rules)] * len(lines)
     for i, line in enumerate(lines):
         item = TARIFF[line.code]
@@ -74,7 +76,7 @@ def _refusals(domain: str, lines: Sequence[QuoteLine], birth_date: date, on: dat
             if not renewal_due(domain, line.side if domain == "AUDI" else None, birth_date, on, history, rules,
                                part=part, facts=renewal):
                 reasons[i] = "RENEWAL_NOT_DUE"
-        if reasons[i] is None and item.regulated and money(line.price) > item.price_cap_eur:
+        if reasons[i] is None and item.regulated and money(line.price) > rules.base_and_cap(item, territory)[1]:
             reasons[i] = "AMOUNT_ABOVE_CEILING"
     return reasons
 
@@ -82,19 +84,22 @@ def _refusals(domain: str, lines: Sequence[QuoteLine], birth_date: date, on: dat
 def compute_pec(domain: str, lines: Sequence[QuoteLine], *, level: str, responsable: bool,
                 birth_date: date, on: date, history: History, rules: CoverageRules = DEFAULT_RULES,
                 check_renewal: bool = True, contract_type: str | None = None, amo_regime: str | None = None,
-                renewal: RenewalFacts | None = None, prescription: Prescription | None = None) -> PecResult:
+                renewal: RenewalFacts | None = None, prescription: Prescription | None = None,
+                territory: str | None = None) -> PecResult:
     if domain not in CLASSES:
         raise ValueError(f"no PEC computation for domain {domain!r}")
     contract = contract_type_of(responsable, contract_type)
     allowance = rules.allowance(domain, level)
     amo_rate = rules.amo_rate_for(amo_regime)
+    rules.territory_coefficient(territory, domain)  # an unknown territory is a ValueError, before anything
     if not lines:
         raise ValueError("a quote needs at least one line")
     problems = line_problems(domain, lines, birth_date=birth_date, on=on, rules=rules) or \
         shape_problems(domain, lines)
     if problems:
         raise ValueError(f"invalid quote lines: {problems}")
-    reasons = _refusals(domain, lines, birth_date, on, history, rules, check_renewal, renewal, prescription)
+    reasons = _refusals(domain, lines, birth_date, on, history, rules, check_renewal, renewal, prescription,
+                        territory)
 
     budgets = {"level": allowance}
     if contract == "responsable" and domain == "OPTI":
@@ -109,12 +114,13 @@ def compute_pec(domain: str, lines: Sequence[QuoteLine], *, level: str, responsa
         if reason is not None:
             results.append(LineResult(line.code, "refused", reason, ZERO, ZERO, total))
             continue
-        amo = min(money(amo_rate * item.base_eur * line.quantity), total)
+        base, _ = rules.base_and_cap(item, territory)
+        amo = min(money(amo_rate * base * line.quantity), total)
         room = total - amo
         if item.regulated and contract != "non_responsable":  # 100 % Santé: the AMC pays the rest
             amc = room
         elif contract == "css":  # classe B / II: up to the AMO's base (the ticket modérateur)
-            amc = min(room, max(ZERO, money(item.base_eur * line.quantity) - amo))
+            amc = min(room, max(ZERO, money(base * line.quantity) - amo))
         elif domain == "AUDI":  # per aid; a responsable classe II stays within the total cap incl. AMO
             amc = min(room, allowance * line.quantity)
             if contract == "responsable" and item.price_cap_eur is not None:

@@ -117,6 +117,11 @@ class PecRequest(EligibilityRequest):
     renewal: RenewalIn | None = None
     amo_regime: Literal["general", "alsace_moselle"] | None = Field(
         default=None, description="the beneficiary's AMO regime, from the carte Vitale; general when absent")
+    territory: Literal["metropole", "971", "972", "973", "974", "976"] | None = Field(
+        default=None, description="where the equipment is delivered (the professional's establishment): an"
+                                  " overseas department by its INSEE code (971 Guadeloupe, 972 Martinique, 973"
+                                  " Guyane, 974 La Réunion, 976 Mayotte), whose LPP bases and 100 % Santé caps"
+                                  " are raised; metropolitan France when absent")
 
 
 class InvoiceIn(Strict):

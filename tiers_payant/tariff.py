@@ -3,17 +3,28 @@
 No current official LPP code list was found, so the product ships this small documented
 list. Every figure is either SOURCED (the public texts named beside it) or an ASSUMPTION
 (configurable through `CoverageRules` or the table). docs/RULEBOOK.md explains each rule.
+Sources, by the short names used below and in the rulebook:
+- [R871-2/2019]: article R871-2 of the code de la sécurité sociale as amended by décret
+  2019-21 (its consolidated history as published in a public git mirror of the codes);
+- [D911-1]: article D911-1 (collective contracts), which raises R871-2's 3° a-f minimums;
+- [press-2019]: press summaries of the 2019 decree (maxima 420 / 700 / 800 EUR; AMC frame
+  share capped at 100 EUR, down from 150 EUR);
+- [press-2015]: summaries of the 2015 reform (décret 2014-1374): "minimum from 50 to 200
+  EUR", maxima 470 to 850 EUR, frame 150 EUR;
+- [ameli/LPP]: ameli.fr, service-public.fr and the LPP pages of the 100 % Santé reform.
 
-SOURCED (ameli.fr, service-public.fr, the LPP pages of the 100 % Santé reform, art. R871-2
-and D911-1 of the code de la sécurité sociale, as summarised by secondary sources):
-- frame classe A cap 30 EUR, BR 9 EUR; frame classe B BR 0.05 EUR; classe B lens BR 0.05 EUR;
-- contrat responsable optics, six equipment types (R871-2): maximum AMC payment for the
-  whole equipment 420 (simple+simple), 560 (simple+complex), 610 (simple+very complex),
-  700 (complex+complex), 750 (complex+very complex), 800 EUR (very complex+very complex),
-  the frame at most 100 EUR inside it; minimum payments 50 / 125 / 125 / 200 / 200 / 200 EUR
-  (minima quoted from memory of R871-2's text, not re-checked here: see RULEBOOK);
+SOURCED:
+- frame classe A cap 30 EUR, BR 9 EUR; frame classe B BR 0.05 EUR; classe B lens BR 0.05 EUR
+  [ameli/LPP];
+- contrat responsable optics, six equipment types (R871-2 3° a-f): maximum AMC payment for
+  the whole equipment 420 (simple+simple) [R871-2/2019, press-2019], 700 (complex+complex)
+  and 800 EUR (very complex+very complex) [press-2019]; the frame at most 100 EUR inside it
+  [press-2019]; minimum 50 EUR for simple+simple [R871-2/2019]; the minimums and maxima
+  count the AMC's payment, the patient's share (ticket modérateur) included, the AMO's
+  excluded (R871-2: "incluant la participation des assurés");
 - audio classe I cap 950 EUR (1,400 EUR under 20), BR 400 EUR; classe II BR 400 EUR, total
-  cap 1,700 EUR per ear including AMO; AMO pays 60 % of BR (Alsace-Moselle local regime 90 %);
+  cap 1,700 EUR per ear including AMO; AMO pays 60 % of BR (Alsace-Moselle local regime 90 %)
+  [ameli/LPP];
 - optics renewal: 2 years from 16, 1 year under 16, 6 months under 6; from 16, 1 year when
   the correction changes by at least 0.5 dioptre on one lens or 0.25 on each; no delay for
   listed medical conditions; lenses may be renewed alone;
@@ -23,6 +34,12 @@ and D911-1 of the code de la sécurité sociale, as summarised by secondary sour
   the AMO's base (the ticket modérateur: BR - AMO).
 
 ASSUMPTIONS (not confirmed figures, all configurable):
+- R871-2 figures not read in the primary text here: maxima 560 (simple+complex), 610
+  (simple+very complex), 750 (complex+very complex): each the 2015 figure less 50 EUR, as
+  420 / 700 / 800 are [press-2015, press-2019]; minimums 125 (simple+complex and
+  simple+very complex) and 200 (the three others): within [press-2015]'s "50 to 200" and
+  grouped as [D911-1] groups them (b and d one figure, c, e and f another). D911-1's higher
+  minimums for collective contracts (100 / 150 / 200) are not modelled.
 - Classe A lens caps / BR: simple 40 / 20, complex 80 / 40, very complex 120 / 60 EUR.
 - Classe B children's lens BR 12 / 25 / 45 EUR; optics child codes are for under 16 (the
   same boundary as renewal).
@@ -31,21 +48,26 @@ ASSUMPTIONS (not confirmed figures, all configurable):
 - Guarantee levels (AMC allowance for the optical equipment / per hearing aid): optics ECO
   150, CONFORT 400, PREMIUM 800; audio ECO 300, CONFORT 800, PREMIUM 1,460 (= 1,700 - 240).
   A non-responsable contract pays this table for every class (no 100 % Santé guarantee).
-- The responsable caps and minimums bound the AMC's payment only, AMO excluded
-  (`responsable_caps_include_amo` = False), and count the classe B lines only; an
-  equipment with one lens (or none) is of the pure type of that lens (simple if none).
+- The responsable caps and minimums count the classe B lines only; an equipment with one
+  lens (or none) is of the pure type of that lens (simple if none).
 - Renewal: the 6-month rule for under-6s applies to the whole equipment (the texts tie it
   to a frame no longer fitting the face); under 16 a change of correction renews the
   lenses without delay; a listed condition renews the lenses without delay; the frame
   always follows the age band. Audio: every 4 years per ear.
 - Prescriptions: optics validity counted from the prescription date by the age on that
   date; audio prescriptions valid 1 year; the prescriber's qualification is as declared.
-- Not modelled: overseas departments' own audio caps and bases (no figures found).
+- Overseas departments (DROM: 971 Guadeloupe, 972 Martinique, 973 Guyane, 974 La Réunion,
+  976 Mayotte): the LPP's overseas price lists raise its prices and bases there by a
+  majoration coefficient per territory [ameli/LPP: the principle]; we found no figure, so
+  the coefficient is ours: 1.20 for each (`overseas_coefficients`), applied to the audio
+  items' BR and 100 % Santé caps (`overseas_domains`), not to the contract's 1,700 EUR
+  classe II cap (an R871-2 figure, national). Where the equipment is delivered decides
+  (the request's `territory`: the professional's establishment); absent: metropolitan.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 AMO_RATE = Decimal("0.60")
@@ -111,6 +133,10 @@ def _d(pairs: dict[str, str | int]) -> tuple[tuple[str, Decimal], ...]:
 CONTRACT_TYPES = ("responsable", "non_responsable", "css")
 AMO_REGIMES = ("general", "alsace_moselle")
 AUDIO_PRESCRIBERS = ("ent", "ent_paediatric", "gp_otology")  # ORL, ORL pédiatrique, généraliste formé
+METROPOLE = "metropole"
+# INSEE codes of the overseas departments (DROM), the values of a request's `territory`
+OVERSEAS = {"971": "Guadeloupe", "972": "Martinique", "973": "Guyane", "974": "La Réunion", "976": "Mayotte"}
+TERRITORIES = (METROPOLE, *OVERSEAS)
 
 
 def equipment_type(complexities: list[str]) -> str:
@@ -125,14 +151,17 @@ class CoverageRules:
 
     amo_rate: Decimal = AMO_RATE  # régime général
     amo_local_rates: tuple[tuple[str, Decimal], ...] = field(default=_d({"alsace_moselle": "0.90"}))
-    # contrat responsable, optics: (minimum, maximum) AMC payment per equipment type (R871-2)
+    # contrat responsable, optics: (minimum, maximum) AMC payment per equipment type, R871-2 3° a-f.
+    # S = sourced, A = assumption (see the module's docstring for each source)
     responsable_equipment_limits: tuple[tuple[str, Decimal, Decimal], ...] = (
-        ("simple+simple", Decimal(50), Decimal(420)), ("simple+complex", Decimal(125), Decimal(560)),
-        ("simple+very_complex", Decimal(125), Decimal(610)), ("complex+complex", Decimal(200), Decimal(700)),
-        ("complex+very_complex", Decimal(200), Decimal(750)),
-        ("very_complex+very_complex", Decimal(200), Decimal(800)))
-    responsable_frame_cap: Decimal = Decimal(100)
-    responsable_caps_include_amo: bool = False
+        ("simple+simple", Decimal(50), Decimal(420)),  # a: min S [R871-2/2019], max S [press-2019]
+        ("simple+complex", Decimal(125), Decimal(560)),  # b: min A (50..200, D911-1 grouping), max A (610 - 50)
+        ("simple+very_complex", Decimal(125), Decimal(610)),  # d: min A (as b), max A (660 - 50)
+        ("complex+complex", Decimal(200), Decimal(700)),  # c: min A (the top of 50..200), max S [press-2019]
+        ("complex+very_complex", Decimal(200), Decimal(750)),  # e: min A (as c), max A (800 - 50)
+        ("very_complex+very_complex", Decimal(200), Decimal(800)))  # f: min A (as c), max S [press-2019]
+    responsable_frame_cap: Decimal = Decimal(100)  # S [press-2019]: 150 before 2020
+    responsable_caps_include_amo: bool = False  # S: R871-2 counts the AMC's payment incl. the patient's share
     optics_allowance: tuple[tuple[str, Decimal], ...] = field(
         default=_d({"ECO": 150, "CONFORT": 400, "PREMIUM": 800}))  # the optical equipment
     audio_allowance: tuple[tuple[str, Decimal], ...] = field(
@@ -157,6 +186,10 @@ class CoverageRules:
     optics_prescription_senior_over_age: int = 42
     audio_prescription_months: int = 12
     audio_paediatric_ent_under_age: int = 6
+    # overseas departments: LPP majoration coefficient per territory (A: the figure is ours, see above)
+    overseas_coefficients: tuple[tuple[str, Decimal], ...] = field(
+        default=_d({"971": "1.20", "972": "1.20", "973": "1.20", "974": "1.20", "976": "1.20"}))
+    overseas_domains: tuple[str, ...] = ("AUDI",)  # the items whose BR and 100 % Santé cap it raises
 
     def equipment_limits(self, kind: str) -> tuple[Decimal, Decimal]:
         for name, low, high in self.responsable_equipment_limits:
@@ -175,6 +208,25 @@ class CoverageRules:
         if regime not in rates:
             raise ValueError(f"unknown AMO regime {regime!r}")
         return rates[regime]
+
+    def territory_coefficient(self, territory: str | None, domain: str) -> Decimal:
+        """The LPP majoration for an item of `domain` delivered in `territory` (1 in metropolitan France)."""
+        if territory in (None, METROPOLE):
+            return Decimal(1)
+        table = dict(self.overseas_coefficients)
+        if territory not in table:
+            raise ValueError(f"unknown territory {territory!r}")
+        return table[territory] if domain in self.overseas_domains else Decimal(1)
+
+    def base_and_cap(self, item: TariffItem, territory: str | None = None) -> tuple[Decimal, Decimal | None]:
+        """(BR, 100 % Santé price cap or None) of `item` where it is delivered. A classe II aid's
+        cap is the contract's total cap (R871-2, national): never raised."""
+        k = self.territory_coefficient(territory, item.domain)
+        base = (item.base_eur * k).quantize(Decimal("0.01"), ROUND_HALF_UP)
+        cap = item.price_cap_eur
+        if cap is not None and item.regulated:
+            cap = (cap * k).quantize(Decimal("0.01"), ROUND_HALF_UP)
+        return base, cap
 
     def allowance(self, domain: str, level: str) -> Decimal:
         table = dict(self.optics_allowance if domain == "OPTI" else self.audio_allowance)

@@ -29,7 +29,8 @@ def price_offline(req: PecRequest, card, lines: list[QuoteLine], on: date):
         return compute_pec(req.domain, lines, level=card.guarantee(req.domain) or "ECO",
                            responsable=card.responsable, birth_date=req.beneficiary.birth_date, on=on,
                            history=History(), check_renewal=False, contract_type=card.contract_type,
-                           amo_regime=req.amo_regime, prescription=prescription(req))
+                           amo_regime=req.amo_regime, prescription=prescription(req),
+                           territory=req.territory)
     except ValueError:
         return None
 
