@@ -11,6 +11,8 @@ the phase kind:
     unrecorded acceptance), or declined by a bounded-risk rule (OFFLINE_*, REVOCATIONS_STALE);
   * a card the card itself condemns (expired, revoked, forged, wrong beneficiary, domain
     not on the card...) is declined: accepting it offline is the failure that matters;
+  * so is a request the request itself condemns (an expired prescription, a prescriber
+    not allowed): the stand-in applies the same rules to the same request;
   * a card whose contract the platform alone knows is bad (terminated, suspended, renewal
     not due, price above ceiling) may be accepted offline: that is the bounded risk that
     reconciliation finds later; a decline is fine too.
@@ -36,6 +38,7 @@ OFFLINE_LIMITS = frozenset({"OFFLINE_LIMIT_EXCEEDED", "OFFLINE_VELOCITY_EXCEEDED
                             "OFFLINE_DEFAULT_DECLINE"})
 CARD_SIDE = frozenset({"CARD_SIGNATURE_INVALID", "CARD_EXPIRED", "CARD_NOT_YET_VALID", "CARD_REVOKED",
                        "UNKNOWN_AMC", "CARD_KEY_RETIRED", "BENEFICIARY_NOT_ON_CARD", "DOMAIN_NOT_COVERED", "NIR_INVALID"})
+REQUEST_SIDE = frozenset({"PRESCRIPTION_EXPIRED", "PRESCRIBER_NOT_ALLOWED"})  # judged from the request alone
 CONSUMED = "RENEWAL_NOT_DUE"
 
 
@@ -80,6 +83,8 @@ def _offline_ok(want: Mapping[str, Any], answer: Answer, body: Mapping[str, Any]
     if decision in POSITIVE:
         if wanted_reason in CARD_SIDE:
             return False, f"accepted offline a card the card itself condemns ({wanted_reason})"
+        if wanted_reason in REQUEST_SIDE:
+            return False, f"accepted offline a request the request itself condemns ({wanted_reason})"
         if body.get("provisional") is not True:
             return False, "offline acceptance not marked provisional"
         if not body.get("journal_reference"):

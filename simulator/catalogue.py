@@ -30,8 +30,9 @@ ELIGIBLE = ("OPTI-A", "AUDI-I", "OPTI-B", "AUDI-II")
 TARGETS = ("CARD_EXPIRED", "CARD_REVOKED", "CONTRACT_TERMINATED", "BENEFICIARY_NOT_ON_CARD", "NIR_INVALID",
            "RENEWAL_NOT_DUE", "DOMAIN_NOT_COVERED", "CARD_NOT_YET_VALID", "CONTRACT_SUSPENDED",
            "AMOUNT_ABOVE_CEILING", "CARD_SIGNATURE_INVALID", "UNKNOWN_AMC", "QUOTE_SHAPE_INVALID",
-           "PRESCRIPTION_EXPIRED")
+           "PRESCRIPTION_EXPIRED", "PRESCRIBER_NOT_ALLOWED")
 PRESCRIPTION_AGE_YEARS = 6  # older than any optics prescription's validity (1, 5 or 3 years)
+WRONG_PRESCRIBER = "ophthalmologist"  # may prescribe glasses, not hearing aids (an ENT or a trained GP may)
 QUOTES = {  # (code, class, side, price, quantity): plausible equipment per case kind
     "OPTI-A": [("OPT-A-FRAME", "A", None, "30.00", 1), ("OPT-A-LENS-SIMPLE", "A", "right", "40.00", 1),
                ("OPT-A-LENS-SIMPLE", "A", "left", "40.00", 1)],
@@ -104,7 +105,8 @@ class Catalogue:
         healthy = (c.status == "active" and not c.card_revoked and c.card_valid_from <= self.today <= c.card_valid_to)
         if target in ELIGIBLE or target in ("RENEWAL_NOT_DUE", "AMOUNT_ABOVE_CEILING", "BENEFICIARY_NOT_ON_CARD",
                                             "NIR_INVALID", "CARD_SIGNATURE_INVALID", "UNKNOWN_AMC",
-                                            "QUOTE_SHAPE_INVALID", "PRESCRIPTION_EXPIRED"):
+                                            "QUOTE_SHAPE_INVALID", "PRESCRIPTION_EXPIRED",
+                                            "PRESCRIBER_NOT_ALLOWED"):
             return healthy and domain in c.domains
         if target == "DOMAIN_NOT_COVERED":
             return healthy and domain not in c.domains
@@ -124,7 +126,7 @@ class Catalogue:
 
     def case(self, target: str) -> dict | None:
         domain = {"AUDI-I": "AUDI", "AUDI-II": "AUDI", "AMOUNT_ABOVE_CEILING": "AUDI",
-                  "QUOTE_SHAPE_INVALID": "AUDI"}.get(target, "OPTI")
+                  "QUOTE_SHAPE_INVALID": "AUDI", "PRESCRIBER_NOT_ALLOWED": "AUDI"}.get(target, "OPTI")
         for c in self._contracts(target):
             if c.index in self.used or not self._fits(c, target, domain):
                 continue
@@ -137,7 +139,8 @@ class Catalogue:
 
     def _build(self, c: Contract, b: Beneficiary, target: str, domain: str) -> dict:
         kind = target if target in ELIGIBLE else {"AMOUNT_ABOVE_CEILING": "AUDI-ABOVE",
-                                                  "QUOTE_SHAPE_INVALID": "AUDI-ONE-EAR-TWICE"}.get(target, "OPTI-A")
+                                                  "QUOTE_SHAPE_INVALID": "AUDI-ONE-EAR-TWICE",
+                                                  "PRESCRIBER_NOT_ALLOWED": "AUDI-I"}.get(target, "OPTI-A")
         token = self.card(c)
         nir, rank = b.nir, b.birth_rank
         if target == "BENEFICIARY_NOT_ON_CARD":
@@ -152,10 +155,13 @@ class Catalogue:
         case = {"case": target.lower().replace("_", "-"), "card": token,
                 "beneficiary": {"nir": nir, "birth_date": b.birth_date.isoformat(), "birth_rank": rank},
                 "domain": domain, "quote": quote_json(kind)}
-        prescribed = None
+        prescribed, prescriber = None, None
         if target == "PRESCRIPTION_EXPIRED":
             prescribed = self.today.replace(year=self.today.year - PRESCRIPTION_AGE_YEARS, day=min(self.today.day, 28))
             case["quote"]["prescription_date"] = prescribed.isoformat()
+        elif target == "PRESCRIBER_NOT_ALLOWED":  # a valid, recent prescription by the wrong specialist
+            prescribed, prescriber = date.fromordinal(self.today.toordinal() - 30), WRONG_PRESCRIBER
+            case["quote"].update(prescription_date=prescribed.isoformat(), prescriber=prescriber)
         if target == "NIR_INVALID":
             case["expect"] = {"status": 422, "code": "NIR_INVALID"}
             case["expect_pec"] = dict(case["expect"])
@@ -177,7 +183,7 @@ class Catalogue:
             res = compute_pec(domain, _lines(kind), level=dict(c.guarantees)[domain], responsable=c.responsable,
                               contract_type=c.contract_type, birth_date=b.birth_date, on=self.today,
                               history=History(b.last_glasses, b.last_hearing_left, b.last_hearing_right),
-                              prescription=Prescription(prescribed) if prescribed else None)
+                              prescription=Prescription(prescribed, prescriber) if prescribed else None)
             case["expect_pec"] = {"decision": res.decision, "reason": res.reason, "amc": str(res.amc)}
         return case
 

@@ -26,7 +26,7 @@ def test_list_cases_names_every_kind_with_its_expected_answers():
     out = _cli("cards", "--list-cases", "--beneficiaries", str(BENEFICIARIES))
     assert out.returncode == 0, out.stderr
     rows = {line.split()[0]: line for line in out.stdout.splitlines()[1:]}
-    assert set(rows) == set(CASE_NAMES) and len(CASE_NAMES) == 18  # 16 kinds, and two quote rules of coverage v2
+    assert set(rows) == set(CASE_NAMES) and len(CASE_NAMES) == 19  # 16 kinds, and three quote rules of coverage v2
     assert "not_eligible CARD_REVOKED" in rows["card-revoked"] and "422 NIR_INVALID" in rows["nir-invalid"]
     assert rows["opti-a"].split()[2:] == ["eligible", "accepted"]
 

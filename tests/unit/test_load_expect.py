@@ -113,3 +113,21 @@ def test_summarize_gives_the_sample_fields():
     assert summarize(Answer("pec", 422, {"code": "NIR_INVALID"})) == ("none", "problem", "NIR_INVALID")
     assert summarize(Answer("pec", 502, None)) == ("none", "problem", "HTTP 502")
     assert summarize(Answer("pec", 0, None, "timeout")) == ("none", "error", "timeout")
+
+
+PRESCRIBER = {"case": "prescriber-not-allowed", "expect": {"decision": "eligible", "reason": None},
+              "expect_pec": {"decision": "refused", "reason": "PRESCRIBER_NOT_ALLOWED", "amc": "0.00"}}
+EXPIRED_RX = {"case": "prescription-expired", "expect": {"decision": "eligible", "reason": None},
+              "expect_pec": {"decision": "refused", "reason": "PRESCRIPTION_EXPIRED", "amc": "0.00"}}
+
+
+@pytest.mark.parametrize("case", [PRESCRIBER, EXPIRED_RX])
+def test_a_request_the_request_condemns_is_refused_offline_too(case):
+    """The prescription's rules need no platform: the stand-in applies them, so an offline
+    refusal with the same reason is right and an offline acceptance is the failure."""
+    reason = case["expect_pec"]["reason"]
+    assert ok(case, "pec", online("refused", reason, amc="0.00"), "healthy") == (True, reason)
+    assert ok(case, "pec", offline("refused", reason, reference=None), "outage") == (True, reason)
+    good, why = ok(case, "pec", offline("accepted"), "outage")
+    assert not good and reason in why
+    assert ok(case, "eligibility", offline("eligible"), "outage")[0]  # the rights check is not about prescriptions

@@ -63,6 +63,18 @@ def test_unexpected_counts_wrong_answers_transport_errors_and_5xx(status, expect
     assert sample.unexpected is unexpected
 
 
+def test_an_invoice_waiting_for_the_platform_is_the_one_documented_5xx():
+    """503 PLATFORM_UNAVAILABLE on an invoice, judged acceptable for its phase: not counted; the
+    same judged unacceptable (a healthy phase), another 5xx on an invoice, or that 503 on a rights
+    check: counted."""
+    def s(op, status, expected, reason):
+        return Sample(0.0, op, "none", "problem", status, 1.0, expected, reason)
+    assert not s("invoice", 503, True, "PLATFORM_UNAVAILABLE").unexpected
+    assert s("invoice", 503, False, "PLATFORM_UNAVAILABLE").unexpected
+    assert s("invoice", 502, True, "UPSTREAM_ERROR").unexpected
+    assert s("eligibility", 503, True, "PLATFORM_UNAVAILABLE").unexpected
+
+
 def test_phase_is_half_open():
     phase = Phase("outage", 30, 90, "down")
     assert phase.contains(30) and phase.contains(89.999)
