@@ -89,9 +89,14 @@ class GatewayService:
                                                                                          authorization, cause)))
 
     def invoice(self, pec_number: str, raw: bytes, authorization: str | None, idem_key: str | None) -> Answer:
-        if pec_number.startswith("J-"):
+        if pec_number.startswith("J-"):  # an offline agreement: the journal says what may be done with it
             bearer(authorization)
-            raise OfflineLife.invoice_refused(pec_number)
+            if self.life is None:
+                raise OfflineLife.invoice_refused(pec_number)
+            outcome = self.life.invoice(pec_number, raw, authorization, None)
+            if isinstance(outcome, dict):
+                return self._offline_json("invoice", outcome)
+            pec_number = outcome  # reconciled and agreed: invoiced online under the platform's number
 
         def unavailable(cause: str) -> Answer:
             raise OfflineLife.invoice_refused(pec_number)

@@ -84,6 +84,11 @@ class Settings:
     journal_key_file: str = ""  # "" = <state_dir>/journal.key: seals the journal's personal data
     pseudonym_key_file: str = ""  # "" = <state_dir>/pseudonym.key, when log_key is not given
     pec_validity_days: int = 180
+    # The stand-in policy for invoices (gateway.offline.life): off, an invoice against an offline
+    # agreement the platform has not judged is refused PEC_PROVISIONAL; on, it is checked against
+    # the agreement and the AMC's offline limit, journaled, advised and judged at reconciliation.
+    offline_invoices: bool = False
+    invoice_tolerance_eur: str = "0.05"  # as the platform's SIM_INVOICE_TOLERANCE_EUR (assumption)
 
     def service_secret(self) -> str:
         """The service account's secret ("" when none is configured: the gateway says so loudly)."""

@@ -132,8 +132,10 @@ LIFE = ("quote", "cancel", "invoice")
 def check_life(case: Mapping[str, Any], answer: Answer, phase_kind: str, pec_number: str = "") -> tuple[bool, str]:
     """A cotation is judged as the PEC it prices, except that offline it records nothing (no
     journal reference, no pec_number). A cancellation must cancel (offline: journaled). An
-    invoice must close the agreement; offline it is refused: PEC_PROVISIONAL for an offline
-    agreement (at any time), PLATFORM_UNAVAILABLE for a platform one while it is down."""
+    invoice must close the agreement (offline, with the stand-in policy for invoices on:
+    journaled); otherwise it is refused: PLATFORM_UNAVAILABLE for a platform agreement while
+    the platform is down; for an offline agreement PEC_PROVISIONAL until it is reconciled,
+    PEC_NOT_OPEN once the platform refused it."""
     body = answer.body if isinstance(answer.body, Mapping) else {}
     if answer.status == 0:
         return False, f"no answer: {answer.error or 'connection failed'}"[:120]
@@ -148,13 +150,13 @@ def check_life(case: Mapping[str, Any], answer: Answer, phase_kind: str, pec_num
             return False, "a cotation carried an agreement number"
         return check(case, Answer("pec", answer.status, answer.body, answer.error), phase_kind)
     code = str(body.get("code") or "")
-    if answer.operation == "invoice" and pec_number.startswith("J-"):
-        return (answer.status, code) == (409, "PEC_PROVISIONAL"), code or f"HTTP {answer.status}"
+    if answer.operation == "invoice" and pec_number.startswith("J-") and answer.status == 409:
+        return code in ("PEC_PROVISIONAL", "PEC_NOT_OPEN"), code
     if answer.status == 503 and code == "PLATFORM_UNAVAILABLE" and phase_kind != "healthy":
         return True, code
     want = "cancelled" if answer.operation == "cancel" else "invoiced"
     if answer.status != 200 or body.get("state") != want:
         return False, f"expected {want}, got HTTP {answer.status} {code or body.get('state')}".strip()
     if body.get("mode") == "offline" and not (body.get("provisional") and body.get("journal_reference")):
-        return False, "offline cancellation not journaled"
+        return False, f"offline {answer.operation} not journaled"
     return True, want

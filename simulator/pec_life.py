@@ -37,6 +37,10 @@ SCHEMA = [
     "CREATE INDEX IF NOT EXISTS pec_events_by_pec ON pec_events (pec_number)",
 ]
 CANCELLED_BY_ADVICE = ("accepted", "cancelled", "expired")  # a cancel advice is confirmed in these states
+# An offline cancellation or invoice whose agreement's advice the platform has not judged yet
+# (the drain sends in order, but several batches may be in flight): not judged, not stored; the
+# drain sends it again after a back-off.
+NOT_YET = {"verdict": "pending", "reason": "AGREEMENT_NOT_JUDGED_YET", "platform_amc_eur": "0.00"}
 LEGACY_STATUS = {"accepted": "valid", "expired": "expired", "cancelled": "closed", "invoiced": "closed"}
 
 
@@ -103,7 +107,7 @@ def judge_cancel(platform, db, advice, now: float, client_id: str) -> dict:
     whose token the advice carries.
 
     It names the platform's `pec_number`, or, for an agreement made offline, the advice that
-    created it (`pec_advice_id`): that advice was judged first (the drain sends in order). A
+    created it (`pec_advice_id`), judged first (or this one is NOT_YET judged). A
     cancellation is confirmed when the agreement is freed (or was never agreed: the offline
     PEC was rejected, or expired meanwhile); rejected when already invoiced or unknown.
     """
@@ -114,8 +118,8 @@ def judge_cancel(platform, db, advice, now: float, client_id: str) -> dict:
     if not n:  # an offline agreement: the advice that created it knows its number
         original = db.execute("SELECT verdict, pec_number FROM advices WHERE advice_id=?",
                               (str(req.get("pec_advice_id") or ""),)).fetchone()
-        if original is None:
-            return verdict
+        if original is None:  # not judged yet (in another batch in flight): ask again later
+            return NOT_YET
         if original["pec_number"] is None:  # never agreed (rejected): nothing to free
             return {"verdict": "confirmed", "reason": None, "platform_amc_eur": "0.00"}
         n = original["pec_number"]
@@ -129,6 +133,67 @@ def judge_cancel(platform, db, advice, now: float, client_id: str) -> dict:
     if state == "accepted":
         _cancel(db, n, now, {"reason": reason, "advice_id": advice.advice_id})
     return {"verdict": "confirmed", "reason": None, "platform_amc_eur": "0.00", "pec_number": n}
+
+
+def invoice_agreement(db, pec_number: str, row, body: InvoiceIn, delivered: date, today: date,
+                      tolerance: Decimal, now: float, detail: dict | None = None) -> dict:
+    """Close an open agreement with its invoice, inside the caller's transaction: the amounts
+    at most those agreed plus `tolerance`, delivered within its validity; its reservation
+    becomes consumption dated by the delivery. Raises the Problem that refuses it."""
+    state = settle_expiry(db, pec_number, row, today)
+    if state != "accepted":
+        raise Problem("PEC_NOT_OPEN", f"the agreement is {state}: it can no longer be invoiced")
+    if not date.fromisoformat(row["on_date"]) <= delivered <= date.fromisoformat(row["expires_on"]):
+        raise Problem("INVOICE_OUTSIDE_VALIDITY", f"delivered on {delivered}, the agreement runs from "
+                      f"{row['on_date']} to {row['expires_on']}", [FieldError("/delivered_on", "outside")])
+    agreed = json.loads(row["answer"])
+    above = [FieldError(f"/{k}", f"{eur(getattr(body, k))} is above the agreed {agreed[k]}"
+                        f" (tolerance {eur(tolerance)})", "INVOICE_ABOVE_AGREEMENT")
+             for k in ("amo", "amc") if money(getattr(body, k)) > money(agreed[k]) + tolerance]
+    if above:
+        raise Problem("INVOICE_ABOVE_AGREEMENT", "the invoice asks more than the agreement", above)
+    invoice = {"invoice_number": body.invoice_number, "delivered_on": delivered.isoformat(),
+               "amo": eur(body.amo), "amc": eur(body.amc)}
+    db.execute("UPDATE pec_life SET state='invoiced', updated_at=?, invoice=? WHERE pec_number=?",
+               (now, json.dumps(invoice), pec_number))
+    db.execute("INSERT INTO consumption (beneficiary_key, item, on_date, source)"
+               " SELECT beneficiary_key, item, ?, pec_number FROM reservations WHERE pec_number=?",
+               (delivered.isoformat(), pec_number))
+    db.execute("DELETE FROM reservations WHERE pec_number=?", (pec_number,))
+    _event(db, pec_number, _instant(now), "invoiced", {**invoice, **(detail or {})})
+    return invoice
+
+
+def judge_invoice(platform, db, advice, now: float, client_id: str, tolerance: Decimal) -> dict:
+    """An invoice the gateway's stand-in accepted offline against an offline agreement
+    (GW_OFFLINE_INVOICES), judged as if it had come online at its time, inside the advice's
+    transaction. It names the advice that created the agreement (`pec_advice_id`), judged
+    first. Confirmed: the agreement is invoiced; rejected with the reason an online invoice
+    would have got (PEC_NOT_OPEN, INVOICE_ABOVE_AGREEMENT, INVOICE_OUTSIDE_VALIDITY), or the
+    agreement's own refusal when the platform never agreed to it."""
+    req = advice.request
+    rejected = {"verdict": "rejected", "reason": "NOT_FOUND", "platform_amc_eur": "0.00"}
+    original = db.execute("SELECT verdict, reason, pec_number FROM advices WHERE advice_id=?",
+                          (str(req.get("pec_advice_id") or ""),)).fetchone()
+    if original is None:  # not judged yet (in another batch in flight): ask again later
+        return NOT_YET
+    if original["pec_number"] is None:  # the offline agreement was refused: nothing to invoice
+        return {**rejected, "reason": original["reason"] or "PEC_NOT_OPEN"}
+    n = original["pec_number"]
+    row = db.execute("SELECT p.answer, p.client_id, l.state, l.on_date, l.expires_on, l.invoice FROM pecs p"
+                     " LEFT JOIN pec_life l ON l.pec_number = p.pec_number WHERE p.pec_number=?", (n,)).fetchone()
+    if row is None or row["client_id"] != client_id:
+        return rejected
+    try:
+        body = InvoiceIn.model_validate(req.get("invoice") or {}, strict=False)
+        today = platform.today(advice.at)
+        invoice = invoice_agreement(db, n, row, body, body.delivered_on or today, today, tolerance, now,
+                                    {"advice_id": advice.advice_id})
+    except Problem as exc:
+        return {**rejected, "reason": exc.code, "pec_number": n}
+    except ValueError:  # pydantic's ValidationError: not an invoice we would take online either
+        return {**rejected, "reason": "VALIDATION_FAILED", "pec_number": n}
+    return {"verdict": "confirmed", "reason": None, "platform_amc_eur": invoice["amc"], "pec_number": n}
 
 
 class PecLife:
@@ -222,26 +287,6 @@ class PecLife:
                           [FieldError("/delivered_on", "after today")])
         def apply(db) -> dict:  # type: ignore[no-untyped-def]
             row = self._row(db, pec_number, principal)
-            state = settle_expiry(db, pec_number, row, today)
-            if state != "accepted":
-                raise Problem("PEC_NOT_OPEN", f"the agreement is {state}: it can no longer be invoiced")
-            if not date.fromisoformat(row["on_date"]) <= delivered <= date.fromisoformat(row["expires_on"]):
-                raise Problem("INVOICE_OUTSIDE_VALIDITY", f"delivered on {delivered}, the agreement runs from "
-                              f"{row['on_date']} to {row['expires_on']}", [FieldError("/delivered_on", "outside")])
-            agreed = json.loads(row["answer"])
-            above = [FieldError(f"/{k}", f"{eur(getattr(body, k))} is above the agreed {agreed[k]}"
-                                f" (tolerance {eur(self.tolerance)})", "INVOICE_ABOVE_AGREEMENT")
-                     for k in ("amo", "amc") if money(getattr(body, k)) > money(agreed[k]) + self.tolerance]
-            if above:
-                raise Problem("INVOICE_ABOVE_AGREEMENT", "the invoice asks more than the agreement", above)
-            invoice = {"invoice_number": body.invoice_number, "delivered_on": delivered.isoformat(),
-                       "amo": eur(body.amo), "amc": eur(body.amc)}
-            db.execute("UPDATE pec_life SET state='invoiced', updated_at=?, invoice=? WHERE pec_number=?",
-                       (now, json.dumps(invoice), pec_number))
-            db.execute("INSERT INTO consumption (beneficiary_key, item, on_date, source)"
-                       " SELECT beneficiary_key, item, ?, pec_number FROM reservations WHERE pec_number=?",
-                       (delivered.isoformat(), pec_number))
-            db.execute("DELETE FROM reservations WHERE pec_number=?", (pec_number,))
-            _event(db, pec_number, _instant(now), "invoiced", invoice)
+            invoice_agreement(db, pec_number, row, body, delivered, today, self.tolerance, now)
             return self._view(db, pec_number, "invoiced")
         return self._change(principal, idem, f"invoice {pec_number}", raw, now, apply)

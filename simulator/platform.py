@@ -26,7 +26,7 @@ from tiers_payant.schemas import AdviceIn, EligibilityRequest, PecRequest
 from tiers_payant.tokens import Principal, token_identity, verify_token
 
 from .keys import Keyring
-from .pec_life import held, judge_cancel, reserve
+from .pec_life import held, judge_cancel, judge_invoice, reserve
 from .population import Population, card_of
 from .rights import Rights, decide_rights
 from .settings import Settings
@@ -215,11 +215,14 @@ class Platform:
     def judge_advice(self, db, a: AdviceIn, now: float, p: Principal | None = None) -> dict:
         """Judged as if it had come online at its time, inside the caller's transaction, for
         the professional `p` its token names (advice_principal)."""
-        if a.operation == "cancel":  # an offline cancellation (simulator.pec_life), for the token's account
+        if a.operation in ("cancel", "invoice"):  # the PEC's life offline (simulator.pec_life), for the token's account
             if p is None:
                 p, refused = self.advice_principal(db, a)
                 if p is None:
                     return {"verdict": "rejected", "reason": refused, "platform_amc_eur": "0.00"}
+            if a.operation == "invoice":
+                return judge_invoice(self, db, a, now, p.client_id,
+                                     money(Decimal(self.settings.invoice_tolerance_eur)))
             return judge_cancel(self, db, a, now, p.client_id)
         on = self.today(a.at)
         model = PecRequest if a.operation == "pec" else EligibilityRequest
@@ -332,6 +335,8 @@ class Platform:
         v = (self.judge_advice(db, a, now, p) if p is not None
              else {"verdict": "rejected", "reason": refused, "platform_amc_eur": "0.00"})
         failpoint("advice_judged")  # crash tests: killed here, the whole transaction rolls back
+        if v["verdict"] == "pending":  # its agreement's advice is not judged yet (pec_life.NOT_YET): later
+            return {"advice_id": a.advice_id, "pec_number": None, **v, "duplicate": False}, None
         db.execute("INSERT INTO advices (advice_id, received_at, verdict, reason, platform_amc_eur, pec_number)"
                    " VALUES (?,?,?,?,?,?)", (a.advice_id, now, v["verdict"], v["reason"],
                                              v["platform_amc_eur"], v.get("pec_number")))

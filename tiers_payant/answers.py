@@ -85,6 +85,9 @@ class Reconciliation(Closed):
     verdict: Literal["confirmed", "adjusted", "rejected"] | None
     reason: str | None
     platform_amc_eur: str | None
+    pec_number: str | None = Field(default=None, description="the platform's number of an offline agreement it"
+                                                              " agreed: invoices go there (the gateway forwards an"
+                                                              " invoice of the J- number to it)")
 
 
 class PecEvent(BaseModel):
@@ -122,6 +125,20 @@ class OfflineCancellation(BaseModel):
     pec_number: str
     state: Literal["cancelled"]
     status: Literal["closed"]
+    mode: Literal["offline"]
+    provisional: Literal[True]
+    journal_reference: str
+    offline_cause: Literal["unreachable", "timeout", "breaker_open"] | None
+    request_id: str
+
+
+class OfflineInvoice(BaseModel):
+    """An invoice the gateway's stand-in accepted against an offline agreement (GW_OFFLINE_INVOICES)."""
+
+    pec_number: str
+    state: Literal["invoiced"]
+    status: Literal["closed"]
+    invoice: dict = Field(description="invoice_number, delivered_on, amo, amc as invoiced")
     mode: Literal["offline"]
     provisional: Literal[True]
     journal_reference: str
@@ -176,4 +193,4 @@ class GatewayStatus(BaseModel):
 
 
 ANSWER_MODELS: list[type[BaseModel]] = [TokenAnswer, OAuthError, Jwks, Revocations, StandinPolicies, PecStatus,
-                                        OfflineCancellation, AdvicesAnswer, OfflineLookupsAnswer, Health, Ready, GatewayStatus]
+                                        OfflineCancellation, OfflineInvoice, AdvicesAnswer, OfflineLookupsAnswer, Health, Ready, GatewayStatus]

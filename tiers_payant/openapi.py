@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from . import openapi_examples as ex
-from .answers import ANSWER_MODELS, OfflineCancellation, PecStatus
+from .answers import ANSWER_MODELS, OfflineCancellation, OfflineInvoice, PecStatus
 from .problems import PROBLEM_CONTENT_TYPE, REGISTRY
 from .schemas import (AdvicesRequest, CancelIn, EligibilityAnswer, EligibilityRequest, InvoiceIn,
                       OfflineLookupsRequest, PecAnswer, PecRequest, ProblemDocument)
@@ -170,13 +170,19 @@ def professional_paths(service: str, examples: dict[str, dict] | None = None) ->
         "/v1/pec/{pec_number}/cancel": {"post": cancel},
         "/v1/pec/{pec_number}/invoice": {"post": operation(
             "Facturation: the delivery invoiced against the agreement; consumption recorded, agreement closed",
-            PecStatus, invoice_problems, request=InvoiceIn, parameters=[PEC_NUMBER, IDEMPOTENCY_KEY],
+            {"anyOf": [ref(PecStatus), ref(OfflineInvoice)]} if service == "gateway" else PecStatus,
+            invoice_problems, request=InvoiceIn, parameters=[PEC_NUMBER, IDEMPOTENCY_KEY],
             request_examples={"agreed": {"summary": "a classe I aid invoiced at the agreed amounts",
                                          "value": {"invoice_number": "F-2025-0001", "amo": "240.00",
                                                    "amc": "710.00"}}},
             description="Amounts at most those agreed plus the documented tolerance; delivered between the "
-                        "agreement's day and `expires_on`. At the gateway, refused while the platform is down "
-                        "(503 PLATFORM_UNAVAILABLE) and for an offline agreement (409 PEC_PROVISIONAL).")},
+                        "agreement's day and `expires_on`." + (
+                            " At the gateway: refused while the platform is down (503 PLATFORM_UNAVAILABLE); an "
+                            "offline agreement (J-...) the platform agreed is invoiced online under the platform's "
+                            "number (409 PEC_NOT_OPEN if it refused it); one not judged yet is refused (409 "
+                            "PEC_PROVISIONAL) unless the stand-in policy GW_OFFLINE_INVOICES is on: then the "
+                            "invoice is journaled and answered `provisional` (OfflineInvoice)."
+                            if service == "gateway" else ""))},
     }
 
 

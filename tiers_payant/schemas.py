@@ -139,7 +139,7 @@ class CancelIn(Strict):
 
 class AdviceIn(Strict):
     advice_id: str = Field(pattern=r"^[0-9a-f]{32}$", description="idempotency key of the advice")
-    operation: Literal["eligibility", "pec", "cancel"]
+    operation: Literal["eligibility", "pec", "cancel", "invoice"]
     at: float = Field(allow_inf_nan=False, description="epoch seconds of the offline decision (finite; the"
                       " platform also requires it within its accepted window)")
     cause: Literal["unreachable", "timeout", "breaker_open"]

@@ -194,7 +194,8 @@ class Drainer:
         amount = r.get("platform_amc_eur")
         try:
             ok = self.journal.record_verdict(r["advice_id"], r["verdict"], r.get("reason"),
-                                             Decimal(amount) if amount is not None else None, self.clock())
+                                             Decimal(amount) if amount is not None else None, self.clock(),
+                                             pec_number=r.get("pec_number") if r["verdict"] != "rejected" else None)
         except (JournalError, ValueError, ArithmeticError) as exc:
             log_event(log, "verdict_not_recorded", logging.WARNING, error=str(exc)[:200])
             return False

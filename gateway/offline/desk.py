@@ -27,7 +27,7 @@ from typing import Any, Callable
 from gateway.offline.account_watch import AccountLimits, account_refusal, classify, refused_for_proofs
 from gateway.offline.lookup_log import LookupLog
 from gateway.offline.platform_snapshot import CachedPlatform
-from gateway.offline.journal import (Journal, JournalError, OfflineEntry, VelocityExceeded, VelocityLimit,
+from gateway.offline.journal import (PLATFORM_PEC, Journal, JournalError, OfflineEntry, VelocityExceeded, VelocityLimit,
                              new_reference)
 from gateway.offline.life import OfflineLife
 from gateway.offline.pec_checks import offline_request, price_offline, refused_answer
@@ -169,14 +169,17 @@ class OfflineDesk:
             raise Problem("NOT_FOUND", "no PEC with this number for this account")
         a = entry["payload"]["answer"]
         status = {None: "provisional", "confirmed": "valid"}.get(entry["verdict"], entry["verdict"])
-        cancelled = OfflineLife(self).cancellation(p.client_id, reference)
-        state = "cancelled" if cancelled else "rejected" if entry["verdict"] == "rejected" else "accepted"
-        return {"pec_number": reference, "state": state,
+        life = OfflineLife(self)
+        cancelled, invoiced = life.cancellation(p.client_id, reference), life.invoiced(p.client_id, reference)
+        state = "cancelled" if cancelled else "rejected" if entry["verdict"] == "rejected" else \
+            "invoiced" if invoiced else "accepted"
+        return {"pec_number": reference, "state": state, "invoice": invoiced,
                 "cancellation": cancelled, "history": [], "status": status, "decision": a["decision"], "amo": a["amo"],
                 "amc": a["amc"], "patient": a["patient"], "expires_on": a["expires_on"], "lines": a["lines"],
                 "mode": "offline", "provisional": entry["state"] == "pending", "journal_reference": reference,
                 "reconciliation": {"state": entry["state"], "verdict": entry["verdict"],
-                                   "reason": entry["verdict_reason"], "platform_amc_eur": entry["platform_amc_eur"]}}
+                                   "reason": entry["verdict_reason"], "platform_amc_eur": entry["platform_amc_eur"],
+                                   "pec_number": entry["payload"].get(PLATFORM_PEC)}}
 
     def _sealed(self, entry: OfflineEntry, raw: bytes, card, authorization: str | None) -> OfflineEntry:
         """What reconciliation needs and no more, sealed (AES-GCM, key apart from the journal):

@@ -41,7 +41,8 @@ VERDICTS = ("confirmed", "adjusted", "rejected")
 GET_FIELDS = ("reference", "advice_id", "operation", "at", "amc", "card_serial", "domain", "cause", "client_id",
               "state", "verdict", "verdict_reason", "drained_at", "failed_status", "failed_reason",
               "pending_answers", "attempts")
-OPERATIONS = ("eligibility", "pec", "cancel")  # a cancel entry names its PEC in payload.pec_reference
+OPERATIONS = ("eligibility", "pec", "cancel", "invoice")  # cancel / invoice name their PEC in payload.pec_reference
+PLATFORM_PEC = "platform_pec_number"  # the payload's key for the platform's number of a PEC judged agreed
 SEALED = "sealed"  # the payload's key that holds the sealed request, dropped at the verdict
 STATUS_KEYS = ("recorded", "pending", "drained", "confirmed", "adjusted", "rejected", "failed")
 
@@ -174,9 +175,11 @@ class Journal(abc.ABC):
 
     @abc.abstractmethod
     def record_verdict(self, advice_id: str, verdict: str, reason: str | None,
-                       platform_amc_eur: Decimal | None, now: float) -> bool:
+                       platform_amc_eur: Decimal | None, now: float, pec_number: str | None = None) -> bool:
         """Mark an entry drained with the platform's verdict; False when already drained (or
-        unknown). Exposure = euros accepted offline that the platform did not agree to pay."""
+        unknown). Exposure = euros accepted offline that the platform did not agree to pay.
+        `pec_number`: the platform's number of an offline PEC it agreed, kept in the payload
+        (PLATFORM_PEC) so that the agreement can be invoiced online afterwards."""
 
     @abc.abstractmethod
     def status(self) -> dict[str, Any]: ...

@@ -29,7 +29,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from gateway.offline.journal import (SEALED, Journal, fingerprint, JournalError, OfflineEntry, Pending, VelocityExceeded, VelocityLimit,
+from gateway.offline.journal import (PLATFORM_PEC, SEALED, Journal, fingerprint, JournalError, OfflineEntry, Pending, VelocityExceeded, VelocityLimit,
                                      agreed_cents, dumps, entry_of, entry_row, euros, failed_of, get_of, keyed_of,
                                      new_reference, over_limit, prepared, redacted, status_of, trim_to_bytes, validate)
 
@@ -257,7 +257,7 @@ class PostgresJournal(Journal):
             " WHERE state='failed' ORDER BY drained_at DESC LIMIT %s", (limit,)).fetchall()))
 
     def record_verdict(self, advice_id: str, verdict: str, reason: str | None,
-                       platform_amc_eur: Decimal | None, now: float) -> bool:
+                       platform_amc_eur: Decimal | None, now: float, pec_number: str | None = None) -> bool:
         agreed_cents(verdict, 0, platform_amc_eur)  # refuse a bad verdict before any write
 
         def drain(conn: psycopg.Connection) -> bool:
@@ -269,6 +269,7 @@ class PostgresJournal(Journal):
             agreed = agreed_cents(verdict, accepted, platform_amc_eur)
             payload = json.loads(row[1])
             payload.pop(SEALED, None)  # judged: the sealed request is no longer needed
+            payload[PLATFORM_PEC] = pec_number
             conn.execute("UPDATE offline_entry SET state='drained', verdict=%s, verdict_reason=%s,"
                          " platform_amc_cents=%s, exposure_cents=%s, drained_at=%s, lease_owner=NULL,"
                          " lease_until=NULL, payload=%s WHERE advice_id=%s",

@@ -18,7 +18,7 @@ import time
 from decimal import Decimal
 from typing import Any
 
-from gateway.offline.journal import (Journal, JournalError, OfflineEntry, Pending, VelocityExceeded, VelocityLimit,
+from gateway.offline.journal import (PLATFORM_PEC, Journal, JournalError, OfflineEntry, Pending, VelocityExceeded, VelocityLimit,
                                      agreed_cents, dumps, entry_of, entry_row, euros, failed_of, get_of,
                                      keyed_of, new_reference, over_limit, prepared, status_of, trim_to_bytes, validate)
 
@@ -240,7 +240,7 @@ class SqliteJournal(Journal):
             " WHERE state='failed' ORDER BY drained_at DESC LIMIT ?", (limit,)).fetchall(), write=False))
 
     def record_verdict(self, advice_id: str, verdict: str, reason: str | None,
-                       platform_amc_eur: Decimal | None, now: float) -> bool:
+                       platform_amc_eur: Decimal | None, now: float, pec_number: str | None = None) -> bool:
         agreed_cents(verdict, 0, platform_amc_eur)  # refuse a bad verdict before any write
 
         def drain(conn: sqlite3.Connection) -> bool:
@@ -253,8 +253,9 @@ class SqliteJournal(Journal):
             conn.execute(
                 "UPDATE offline_entry SET state='drained', verdict=?, verdict_reason=?,"
                 " platform_amc_cents=?, exposure_cents=?, drained_at=?, lease_owner=NULL,"
-                " lease_until=NULL, payload=json_remove(payload, '$.sealed') WHERE advice_id=?",
-                (verdict, reason, agreed, max(0, accepted - agreed), now, advice_id))
+                " lease_until=NULL, payload=json_set(json_remove(payload, '$.sealed'), '$." + PLATFORM_PEC + "', ?)"
+                " WHERE advice_id=?",
+                (verdict, reason, agreed, max(0, accepted - agreed), now, pec_number, advice_id))
             return True
 
         return bool(self._run(drain, write=True))

@@ -28,6 +28,14 @@ def test_cancel_and_invoice():
     assert ok("invoice", 200, {"state": "invoiced", "mode": "online"})
     assert not ok("invoice", 422, {"code": "INVOICE_ABOVE_AGREEMENT"})
     assert ok("invoice", 409, {"code": "PEC_PROVISIONAL"}, "healthy", "J-3")  # offline agreement: any phase
-    assert not ok("invoice", 200, {"state": "invoiced"}, "outage", "J-3")
+    # an offline agreement once reconciled is invoiced online under the platform's number; refused: PEC_NOT_OPEN
+    assert ok("invoice", 200, {"state": "invoiced", "mode": "online"}, "recovering", "J-3")
+    assert ok("invoice", 409, {"code": "PEC_NOT_OPEN"}, "healthy", "J-3")
+    assert ok("invoice", 503, {"code": "PLATFORM_UNAVAILABLE"}, "outage", "J-3")  # reconciled, then down again
+    assert not ok("invoice", 409, {"code": "IDEMPOTENCY_IN_PROGRESS"}, "outage", "J-3")
+    # the stand-in policy for invoices: journaled and provisional, or it is wrong
+    assert ok("invoice", 200, {"state": "invoiced", "mode": "offline", "provisional": True,
+                               "journal_reference": "J-4"}, "outage", "J-3")
+    assert not ok("invoice", 200, {"state": "invoiced", "mode": "offline", "provisional": True}, "outage", "J-3")
     assert ok("invoice", 503, {"code": "PLATFORM_UNAVAILABLE"}, "outage", "PEC-1")
     assert not ok("invoice", 503, {"code": "PLATFORM_UNAVAILABLE"}, "healthy", "PEC-1")
