@@ -172,7 +172,7 @@ class OfflineDesk:
         life = OfflineLife(self)
         cancelled, invoiced = life.cancellation(p.client_id, reference), life.invoiced(p.client_id, reference)
         state = "cancelled" if cancelled else "rejected" if entry["verdict"] == "rejected" else \
-            "invoiced" if invoiced else "accepted"
+            "invoiced" if invoiced and invoiced["verdict"] != "rejected" else "accepted"
         return {"pec_number": reference, "state": state, "invoice": invoiced,
                 "cancellation": cancelled, "history": [], "status": status, "decision": a["decision"], "amo": a["amo"],
                 "amc": a["amc"], "patient": a["patient"], "expires_on": a["expires_on"], "lines": a["lines"],

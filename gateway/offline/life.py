@@ -76,7 +76,7 @@ class OfflineLife:
             original = self._journal(lambda: d.journal.get(pec_number))
             if original is None or original["client_id"] != p.client_id or original["operation"] != "pec":
                 raise Problem("NOT_FOUND", "no PEC with this number for this account")
-            if self.invoiced(p.client_id, pec_number) is not None:
+            if self.invoice_stands(p.client_id, pec_number):
                 raise Problem("PEC_NOT_OPEN", "the agreement was invoiced offline: it can no longer be cancelled")
             request = {"pec_advice_id": original["advice_id"], "reason": body.reason}
             amc, serial, domain, cause = original["amc"], original["card_serial"], original["domain"], \
@@ -118,7 +118,7 @@ class OfflineLife:
             raise Problem("PEC_NOT_OPEN", "the agreement was cancelled: it can no longer be invoiced")
         ref, advice_id = cancel_ids(p.client_id, pec_number, "invoice")
         known = self._journal(lambda: d.journal.get(ref))
-        if known is not None:  # one invoice per agreement: its repeat gets the first answer
+        if known is not None and known["verdict"] != "rejected":  # one per agreement: a repeat gets the first answer
             if known["payload"].get("fingerprint") != fingerprint(raw):
                 raise Problem("PEC_NOT_OPEN", f"the agreement was already invoiced offline ({ref})")
             return known["payload"]["answer"]
@@ -177,6 +177,11 @@ class OfflineLife:
             return None
         return {"journal_reference": entry["reference"], "state": entry["state"], "verdict": entry["verdict"],
                 "reason": entry["verdict_reason"], **entry["payload"]["answer"]["invoice"]}
+
+    def invoice_stands(self, client_id: str, pec_number: str) -> bool:
+        """An offline invoice of this agreement that the platform has not refused."""
+        invoiced = self.invoiced(client_id, pec_number)
+        return invoiced is not None and invoiced["verdict"] != "rejected"
 
     @staticmethod
     def invoice_refused(pec_number: str) -> Problem:

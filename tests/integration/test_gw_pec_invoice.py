@@ -134,6 +134,9 @@ def test_stand_in_policy_for_invoices_journals_advises_and_is_judged(tmp_path, c
         assert platform_view["state"] == "invoiced" and platform_view["invoice"]["amc"] == j1["amc"]
         v3 = get(gw, f"/v1/pec/{j3['pec_number']}", h)
         assert (v3["invoice"]["verdict"], v3["invoice"]["reason"]) == ("rejected", "RENEWAL_NOT_DUE")
+        assert v3["state"] == "rejected"  # its invoice refused with it: not invoiced
+        retry = post(gw, f"/v1/pec/{j3['pec_number']}/invoice", h, invoice_of(j3, "F-3"))
+        assert (retry.status_code, retry.json()["code"]) == (409, "PEC_NOT_OPEN")  # nothing agreed to invoice
         # Y's agreement was not invoiced offline: once reconciled it is invoiced online
         assert post(gw, f"/v1/pec/{j2['pec_number']}/invoice", h, invoice_of(j2)).json()["state"] == "invoiced"
     finally:
