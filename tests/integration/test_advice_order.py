@@ -28,9 +28,9 @@ def life_advice(operation: str, original: dict, token: str, request: dict) -> di
 
 
 def test_a_dependent_advice_before_its_agreement_waits(platform):
-    me = next(a for a in accounts(8) if a["profession"] == "28")
+    me = next(a for a in accounts(platform, 8) if a["profession"] == "28")
     token = login(platform.url, me["client_id"], me["client_secret"])
-    case = [c for c in cards(60) if c["case"] == "opti-a"][5]
+    case = [c for c in cards(platform, 60) if c["case"] == "opti-a"][5]
     agreement = pec_advice(case, me, token)
     invoice = life_advice("invoice", agreement, token,
                           {"invoice": {"invoice_number": "F-1", "amo": "0.00", "amc": case["expect_pec"]["amc"]}})

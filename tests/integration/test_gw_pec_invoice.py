@@ -17,11 +17,6 @@ from tiers_payant.answers import PecStatus as PecState
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def cases():
-    return catalogue(100)
-
-
 def post(url, path, h, payload=None, key=None):
     return requests.post(url + path, json=payload, headers={**h, "Idempotency-Key": key or uuid.uuid4().hex},
                          timeout=10)
@@ -40,14 +35,15 @@ def invoice_of(agreement, number="F-1", **more):
     return {"invoice_number": number, "amo": agreement["amo"], "amc": agreement["amc"], **more}
 
 
-def test_an_offline_agreement_once_reconciled_is_invoiced_online(tmp_path, cases, journal_location):
+def test_an_offline_agreement_once_reconciled_is_invoiced_online(tmp_path, journal_location):
     """Default policy (off): before reconciliation 409 PEC_PROVISIONAL; after, the J- number is
     invoiced under the platform's own number, kept from the verdict; a refused one is PEC_NOT_OPEN.
     On both journal stores (each keeps the platform's number)."""
     platform = start_platform(tmp_path)
+    cases = catalogue(platform, 100)  # signed with this platform's own keys
     gateway = start_gateway(tmp_path, platform.url, journal=journal_location)
     try:
-        acc, token = optician(platform.url)
+        acc, token = optician(platform)
         h = {"Authorization": "Bearer " + token}
         gw = gateway.url
         x = cases["opti-a"][10]
@@ -80,7 +76,7 @@ def test_an_offline_agreement_once_reconciled_is_invoiced_online(tmp_path, cases
         platform.stop()
 
 
-def test_stand_in_policy_for_invoices_journals_advises_and_is_judged(tmp_path, cases):
+def test_stand_in_policy_for_invoices_journals_advises_and_is_judged(tmp_path):
     """GW_OFFLINE_INVOICES=1. Offline: J1 (X) and J2 (Y) accepted, J3 (X again: the platform will
     refuse it). An invoice above J1's agreement is refused 422 and journals nothing; at the agreed
     amounts it is journaled and answered provisional; its repeat finds it; another invoice or a
@@ -88,9 +84,10 @@ def test_stand_in_policy_for_invoices_journals_advises_and_is_judged(tmp_path, c
     confirmed (the platform's agreement is invoiced, its reservation consumed), J3's rejected with
     the agreement's own refusal; exposure = J3's AMC (delivered under an agreement refused)."""
     platform = start_platform(tmp_path)
+    cases = catalogue(platform, 100)
     gateway = start_gateway(tmp_path, platform.url, env={"GW_OFFLINE_INVOICES": "1"})
     try:
-        acc, token = optician(platform.url)
+        acc, token = optician(platform)
         h = {"Authorization": "Bearer " + token}
         gw = gateway.url
         x, y = cases["opti-a"][11], cases["opti-a"][12]
