@@ -175,3 +175,18 @@ def test_openapi_documents_the_life_cycle(platform):
         assert path in spec["paths"]
     assert {"PecStatus", "CancelIn", "InvoiceIn"} <= set(spec["components"]["schemas"])
     assert "PEC_NOT_OPEN" in json.dumps(spec["paths"]["/v1/pec/{pec_number}/cancel"])
+
+
+def test_territory_prices_an_overseas_delivery_and_an_unknown_one_is_refused(platform, pro, catalogue):
+    """An audi-i case (two classe I aids at 950) priced for La Réunion (974, coefficient 1.20, an
+    assumption): AMO 60 % x 480 = 288 per ear, so AMO 576 and the AMC the rest of 1,900 at most;
+    in metropolitan France AMO 480. An unknown territory is a 422 VALIDATION_FAILED on /territory."""
+    acc, h = pro["26"]
+    case = case_of(catalogue, "audi-i", 2)  # one no other test here uses
+    home = post(platform, "/v1/quotes", h, body(case, acc), key=False).json()
+    away = post(platform, "/v1/quotes", h, body(case, acc, territory="974"), key=False).json()
+    assert (home["amo"], away["amo"]) == ("480.00", "576.00")
+    assert Decimal(away["amo"]) + Decimal(away["amc"]) + Decimal(away["patient"]) == Decimal("1900.00")
+    bad = post(platform, "/v1/quotes", h, body(case, acc, territory="975"), key=False)
+    assert bad.status_code == 422 and bad.json()["code"] == "VALIDATION_FAILED"
+    assert any(e["path"] == "/territory" for e in bad.json()["errors"])
