@@ -26,7 +26,8 @@ from tiers_payant.schemas import AdviceIn, EligibilityRequest, PecRequest
 from tiers_payant.tokens import Principal, token_identity, verify_token
 
 from .keys import Keyring
-from .pec_life import held, judge_cancel, judge_invoice, reserve
+from .pec_advices import judge_cancel, judge_invoice
+from .pec_life import held, reserve
 from .population import Population, card_of
 from .rights import Rights, decide_rights
 from .settings import Settings
