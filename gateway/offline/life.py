@@ -28,13 +28,14 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from gateway.offline.journal import PLATFORM_PEC, JournalError, OfflineEntry
+from gateway.offline.journal import PLATFORM_PEC, SEALED, JournalError, OfflineEntry
 from tiers_payant.idempotency import fingerprint
 from tiers_payant.model import eur, money, paris_day
 from tiers_payant.parsing import parse_model
 from tiers_payant.pec_request import check_pec_request, line_json
 from tiers_payant.problems import FieldError, Problem
 from tiers_payant.schemas import CancelIn, InvoiceIn, PecRequest
+from tiers_payant.secrets_at_rest import seal
 from tiers_payant.tokens import bearer
 
 
@@ -43,6 +44,12 @@ def cancel_ids(client_id: str, pec_number: str, operation: str = "cancel") -> tu
     agreement by this account."""
     digest = hashlib.sha256(f"{client_id}\x1f{operation}\x1f{pec_number}".encode()).hexdigest()
     return "J-" + digest[:16], digest[32:64]
+
+
+def sealed_proof(desk, advice_id: str, request: dict, authorization: str | None) -> dict:
+    """The professional's token, the platform's proof, sealed like a PEC's (AES-GCM under the
+    journal key, dropped at the verdict): a bearer credential is never at rest in clear."""
+    return {SEALED: seal(desk.journal_key, {"request": request, "token": bearer(authorization)}, advice_id)}
 
 
 class OfflineLife:
@@ -90,7 +97,7 @@ class OfflineLife:
         entry = OfflineEntry(advice_id, "cancel", now, amc, serial, "pec:" + pec_number, domain, Decimal(0),
                              cause or "unreachable", {"request": request, "answer": answer,
                                                       "pec_reference": pec_number,
-                                                      "token": bearer(authorization)},  # the platform's proof
+                                                      **sealed_proof(d, advice_id, request, authorization)},
                              p.client_id)
         self._journal(lambda: d.journal.record(entry, ref))
         return d._logged("cancel", answer, entry.cause)
@@ -166,7 +173,8 @@ class OfflineLife:
         entry = OfflineEntry(advice_id, "invoice", now, original["amc"], original["card_serial"], "pec:" + pec_number,
                              original["domain"], Decimal(0), cause,
                              {"request": request, "answer": answer, "pec_reference": pec_number,
-                              "fingerprint": fingerprint(raw), "token": bearer(authorization)}, p.client_id)
+                              "fingerprint": fingerprint(raw), **sealed_proof(d, advice_id, request, authorization)},
+                             p.client_id)
         self._journal(lambda: d.journal.record(entry, ref))
         return d._logged("invoice", answer, cause)
 

@@ -6,7 +6,9 @@ import time
 import uuid
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
+import psycopg
 import pytest
 import requests
 
@@ -103,6 +105,12 @@ def test_offline_cotation_cancellations_and_invoices_then_reconciliation(tmp_pat
         assert (unreachable.status_code, unreachable.json()["code"]) == (503, "PLATFORM_UNAVAILABLE")
         recorded = status(gw)["journal"]["recorded"]
         assert recorded == 6  # 3 cancellations + 3 PECs; the cotation and the invoices none
+        if journal_location.startswith("postgresql://"):
+            with psycopg.connect(journal_location) as db:
+                at_rest = "".join(r[0] for r in db.execute("SELECT payload::text FROM offline_entry")).encode()
+        else:
+            at_rest = b"".join(f.read_bytes() for f in Path(journal_location).parent.glob("journal.sqlite*"))
+        assert token.encode() not in at_rest  # sealed for cancellations as for PECs: no bearer token in clear
 
         platform = restart_platform(tmp_path, platform)
         st = wait_until(lambda: (lambda s: s if s["journal"]["pending"] == 0 and s["breaker"]["state"] == "closed"
