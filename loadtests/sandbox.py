@@ -14,7 +14,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import requests
@@ -29,6 +31,11 @@ class Credentials:
     client_secret: str
     profession: str
     rpps: str
+    token: str | None = None  # logged in before the run (see opened), or None
+    token_until: float = 0.0  # epoch after which the token is not to be used
+
+    def fresh_token(self, now: float, margin_s: float = 60.0) -> str | None:
+        return self.token if self.token and now < self.token_until - margin_s else None
 
 
 class SandboxError(RuntimeError):
@@ -83,8 +90,17 @@ def issue(stack, client_ids: list[str]) -> list[Credentials]:
     return [Credentials(r["client_id"], r["client_secret"], r["profession"], r["rpps"]) for r in rows]
 
 
+ENV_BYTES = 96_000  # one variable must stay under Linux's 128 KiB per string (MAX_ARG_STRLEN)
+
+
 def credentials_env(creds: list[Credentials]) -> dict[str, str]:
-    return {CREDENTIALS_VAR: json.dumps([c.__dict__ for c in creds], separators=(",", ":"))}
+    """As one variable; past ENV_BYTES the tokens are left out (each user then logs in itself)."""
+    value = json.dumps([c.__dict__ for c in creds], separators=(",", ":"))
+    if len(value) > ENV_BYTES:
+        value = json.dumps([replace(c, token=None, token_until=0.0).__dict__ for c in creds], separators=(",", ":"))
+    if len(value) > ENV_BYTES:
+        raise SandboxError(f"{len(creds)} accounts do not fit in {CREDENTIALS_VAR}: ask for fewer users")
+    return {CREDENTIALS_VAR: value}
 
 
 def credentials_from_env(env=os.environ) -> list[Credentials]:
@@ -98,6 +114,27 @@ def service_secret(stack, client_id: str) -> str:
     return rows["accounts"][0]["client_secret"]
 
 
+def opened(stack, creds: list[Credentials], reserved: set[str]) -> list[Credentials]:
+    """The shops log in before the day starts: a login costs the platform one argon2id hash
+    (tens of milliseconds of a core, by design), and thirty shops logging in at once at the
+    test's start would queue everyone's first rights checks behind those hashes. Two at a
+    time here, before Locust starts; the intruders (`reserved`) log in on their own."""
+    def login(c: Credentials) -> Credentials:
+        if c.client_id in reserved:
+            return c
+        try:
+            r = requests.post(stack.platform_url + "/oauth/token", timeout=30, data={
+                "grant_type": "client_credentials", "client_id": c.client_id, "client_secret": c.client_secret})
+        except requests.RequestException:
+            return c  # the user logs in itself
+        if r.status_code != 200:
+            return c
+        doc = r.json()
+        return replace(c, token=doc["access_token"], token_until=time.time() + int(doc.get("expires_in", 0)))
+    with ThreadPoolExecutor(2) as pool:
+        return list(pool.map(login, creds))
+
+
 def prepare(stack, cases: int, per_profession: int, folder: Path) -> dict[str, str]:
     """Everything the Locust processes of one run need, as environment variables."""
     from loadtests.intruder import INTRUDER_ACCOUNTS
@@ -105,4 +142,6 @@ def prepare(stack, cases: int, per_profession: int, folder: Path) -> dict[str, s
     reserved = INTRUDER_ACCOUNTS  # the phished-account intruders' (996-999)
     per_profession = max(1, min(per_profession, MAX_PER_PROFESSION))
     ids = shop_client_ids(stack.seed, per_profession, reserved) + [account(stack.seed, k).client_id for k in reserved]
-    return {"LOADTESTS_CASES_FILE": str(cases_file(stack, cases, folder)), **credentials_env(issue(stack, ids))}
+    intruders = {account(stack.seed, k).client_id for k in reserved}
+    creds = opened(stack, issue(stack, ids), intruders)
+    return {"LOADTESTS_CASES_FILE": str(cases_file(stack, cases, folder)), **credentials_env(creds)}
