@@ -194,6 +194,13 @@ def test_rotating_the_token_key_keeps_tokens_of_the_overlap_and_retiring_it_asks
         r = requests.get(revocations, headers={"Authorization": "Bearer " + before}, timeout=5)
         assert r.status_code == 401 and "retired" in r.json()["detail"]
         assert requests.get(revocations, headers={"Authorization": "Bearer " + after}, timeout=5).ok
+        # an overlap that runs out by itself: token-2 stays published 1 s after token-3 replaces it
+        r = control(platform, "POST", "/v1/keys/rotate", json={"tokens": True, "overlap_s": 1})
+        ends = r.json()["replaced_retires_at"]
+        assert requests.get(revocations, headers={"Authorization": "Bearer " + after}, timeout=5).ok or \
+            time.time() >= ends  # still inside the overlap (unless this machine took longer than it)
+        assert wait_until(lambda: time.time() > ends and requests.get(
+            revocations, headers={"Authorization": "Bearer " + after}, timeout=5).status_code == 401, 15)
     finally:
         platform.stop()
 
