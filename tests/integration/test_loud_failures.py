@@ -123,21 +123,28 @@ def offline_entries(tmp_path, env: dict, fault: dict | None, count: int = 150):
     """A platform and a gateway; `count` offline acceptances made during a cut; `fault` set
     before the cut, so it is in force from the platform's first answer after the return."""
     platform = start_platform(tmp_path)
-    gw = start_gateway(tmp_path, platform.url, env={**env, "GW_OFFLINE_ACCOUNT_MAX_DISTINCT": "1000000"})
-    acc, token = optician(platform)  # one account stands for many shops here
-    h = {"Authorization": "Bearer " + token}
-    assert wait_until(lambda: caches_loaded(gw.url), 20)
-    if fault:
-        assert requests.post(platform.extra["control"] + "/v1/faults", json=fault,
-                             headers={"Authorization": "Bearer " + ADMIN_TOKEN}, timeout=5).status_code == 201
-    eligible = [c for c in cards(platform, 2 * count) if c["case"] in ("opti-a", "opti-b", "audi-i", "audi-ii")][:count]
-    platform.stop()
-    s = requests.Session()
-    refs = [s.post(gw.url + "/v1/eligibility", json=eligibility(c), headers=h, timeout=10).json()
-            .get("journal_reference") for c in eligible]
-    recorded = status(gw.url)["journal"]["recorded"]
-    assert recorded == len([r for r in refs if r]) >= count * 2 // 3
-    return restart_platform(tmp_path, platform), gw, recorded
+    gw = None
+    try:
+        gw = start_gateway(tmp_path, platform.url, env={**env, "GW_OFFLINE_ACCOUNT_MAX_DISTINCT": "1000000"})
+        acc, token = optician(platform)  # one account stands for many shops here
+        h = {"Authorization": "Bearer " + token}
+        assert wait_until(lambda: caches_loaded(gw.url), 20)
+        if fault:
+            assert requests.post(platform.extra["control"] + "/v1/faults", json=fault,
+                                 headers={"Authorization": "Bearer " + ADMIN_TOKEN}, timeout=5).status_code == 201
+        eligible = [c for c in cards(platform, 2 * count) if c["case"] in ("opti-a", "opti-b", "audi-i", "audi-ii")][:count]
+        platform.stop()
+        s = requests.Session()
+        refs = [s.post(gw.url + "/v1/eligibility", json=eligibility(c), headers=h, timeout=10).json()
+                .get("journal_reference") for c in eligible]
+        recorded = status(gw.url)["journal"]["recorded"]
+        assert recorded == len([r for r in refs if r]) >= count * 2 // 3
+        return restart_platform(tmp_path, platform), gw, recorded
+    except BaseException:  # a failed setup leaves no process behind
+        if gw is not None:
+            gw.stop()
+        platform.stop()
+        raise
 
 
 def drained_once(platform, gw, recorded: int) -> list[dict]:
