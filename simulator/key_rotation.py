@@ -9,11 +9,9 @@ always signs. Kids name family and version: `amc-123456789-2`, `token-3`.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 
 TOKEN_FAMILY = "token"
-_KID = re.compile(r"^(amc-[0-9]{9}|token)-([1-9][0-9]{0,5})$")
 
 
 @dataclass(frozen=True)
@@ -38,25 +36,22 @@ def kid_of(family: str, version: int) -> str:
     return f"{family}-{version}"
 
 
-def parse_kid(kid: str) -> tuple[str, int] | None:
-    """(family, version) of a well-formed kid, else None."""
-    m = _KID.match(kid) if isinstance(kid, str) else None
-    return (m.group(1), int(m.group(2))) if m else None
-
-
 def card_family(amc_number: str) -> str:
     return f"amc-{amc_number}"
 
 
 def published(entries: tuple[KeyEntry, ...], now: float) -> tuple[KeyEntry, ...]:
-    """The keys a verifier may use at `now`: current ones, and replaced ones inside their overlap."""
+    """The keys a verifier may use at `now`: current ones, and replaced ones inside their
+    overlap. Also asked for a past instant (an offline decision judged later). A key's
+    creation is not checked: what it signed carries its own issue time, checked apart."""
     return tuple(e for e in entries if e.retires_at is None or now < e.retires_at)
 
 
-def valid_at(entries: tuple[KeyEntry, ...], at: float) -> tuple[KeyEntry, ...]:
-    """The keys not yet retired at `at` (an offline decision's time, judged later). A key's
-    creation is not checked: what it signed carries its own issue time, checked apart."""
-    return tuple(e for e in entries if e.retires_at is None or at < e.retires_at)
+def unchanged_between(entries: tuple[KeyEntry, ...], at: float) -> tuple[float, float]:
+    """The interval around `at` in which `published` gives the same keys (between retirements)."""
+    times = [e.retires_at for e in entries if e.retires_at is not None]
+    return max((t for t in times if t <= at), default=float("-inf")), min((t for t in times if t > at),
+                                                                            default=float("inf"))
 
 
 def current(entries: tuple[KeyEntry, ...], family: str) -> KeyEntry | None:

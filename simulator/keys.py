@@ -26,8 +26,8 @@ from typing import Iterator
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from .key_rotation import (TOKEN_FAMILY, KeyEntry, card_family, current, missing_families, parse_kid, published,
-                           retired_now, rotated, valid_at)
+from .key_rotation import (TOKEN_FAMILY, KeyEntry, card_family, current, missing_families, published, retired_now,
+                           rotated, unchanged_between)
 
 FORMAT = 1
 # Overlaps (Settings.overlap_s; SIM_CARD_KEY_OVERLAP_S, SIM_TOKEN_KEY_OVERLAP_S) are assumptions:
@@ -84,6 +84,7 @@ class Keyring:
         self._entries, self._seen, self._lock = entries, None, threading.Lock()
         self._publics: dict[bytes, Ed25519PublicKey] = {}
         self._privates: dict[bytes, Ed25519PrivateKey] = {}
+        self._view: tuple | None = None  # (entries, from, until, {kid: key}, {token kid: key})
 
     # ---- opening ----
     @classmethod
@@ -146,16 +147,24 @@ class Keyring:
     def card_signer(self, amc_number: str) -> tuple[str, Ed25519PrivateKey]:
         return self.signer(card_family(amc_number))
 
+    def _published(self, at: float) -> tuple[dict[str, Ed25519PublicKey], dict[str, Ed25519PublicKey]]:
+        """({kid: key}, {token kid: key}) published at `at`, kept until the keyring changes or a
+        retirement passes: every authenticated call and card check asks, on the hot path."""
+        entries, view = self.entries(), self._view
+        if view is not None and view[0] is entries and view[1] <= at < view[2]:
+            return view[3], view[4]
+        keys = {e.kid: self.public(e) for e in published(entries, at)}
+        tokens = {kid: key for kid, key in keys.items() if kid.startswith(TOKEN_FAMILY + "-")}
+        self._view = (entries, *unchanged_between(entries, at), keys, tokens)
+        return keys, tokens
+
     def public_key(self, kid: str, now: float) -> Ed25519PublicKey | None:
         """The published key named `kid` at `now`, or None (unknown, retired, malformed)."""
-        if parse_kid(kid) is None:
-            return None
-        e = next((e for e in published(self.entries(), now) if e.kid == kid), None)
-        return self.public(e) if e is not None else None
+        return self._published(now)[0].get(kid)
 
     def token_keys(self, at: float) -> dict[str, Ed25519PublicKey]:
         """Token keys by kid as they were published at `at` (now, or an advice's decision time)."""
-        return {e.kid: self.public(e) for e in valid_at(self.entries(), at) if e.family == TOKEN_FAMILY}
+        return self._published(at)[1]
 
     def jwks(self, now: float, families: set[str] | None = None) -> dict:
         return {"keys": [public_jwk(self.public(e), e.kid, e.use) for e in published(self.entries(), now)

@@ -66,9 +66,9 @@ def accounts(s: Settings, args) -> int:
         else:
             sys.stdout.write(f"GW_CLIENT_ID={args.service}\nGW_CLIENT_SECRET={secret}\n")
         return 0
-    for row in issued:
-        a = known_account(s.seed, row["client_id"], s.accounts)
-        sys.stdout.write(json.dumps({**row, "profession": a.profession, "rpps": a.rpps}) + "\n")
+    from .trust_control import described
+    for row in described(s, issued):
+        sys.stdout.write(json.dumps(row) + "\n")
     earlier = sum(row["client_secret"] is None for row in issued)
     if earlier:
         print(f"{earlier} account(s) were issued a secret earlier (shown once, so null here): "
